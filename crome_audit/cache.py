@@ -1,0 +1,65 @@
+"""Persistent SQLite score cache: (model fingerprint, text key) -> reward.
+
+An interrupted run resumes (scores are committed chunk by chunk) and an unchanged re-run does no
+forward passes. Default location: ``$CROME_AUDIT_CACHE`` or ``~/.cache/crome-audit/scores.sqlite``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+
+def default_cache_path() -> Path:
+    env = os.environ.get("CROME_AUDIT_CACHE")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "crome-audit" / "scores.sqlite"
+
+
+def text_key(prompt, response: str) -> str:
+    """Stable hash of one (prompt, response); prompt may be a string or a message list."""
+    return hashlib.sha256(json.dumps([prompt, response], ensure_ascii=False).encode()).hexdigest()
+
+
+class ScoreCache:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, timeout=60)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS scores (model TEXT NOT NULL, key TEXT NOT NULL, reward REAL NOT NULL,"
+            " PRIMARY KEY (model, key)) WITHOUT ROWID"
+        )
+        self.conn.commit()
+
+    def get_many(self, model: str, keys: list[str]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for start in range(0, len(keys), 500):  # stay under SQLite's variable limit
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT key, reward FROM scores WHERE model = ? AND key IN ({marks})", [model, *chunk]
+            )
+            found.update(rows)
+        return found
+
+    def put_many(self, model: str, items: dict[str, float]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO scores (model, key, reward) VALUES (?, ?, ?)",
+                [(model, k, float(v)) for k, v in items.items()],
+            )
+
+    def count(self, model: str | None = None) -> int:
+        if model is None:
+            return self.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+        return self.conn.execute("SELECT COUNT(*) FROM scores WHERE model = ?", [model]).fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,321 @@
+"""Data I/O: read preference pairs or single responses from jsonl/json/csv/parquet files or hub ids.
+
+Formats accepted (TRL's preference format):
+- ``{"prompt", "chosen", "rejected"}`` with strings, or conversational message lists
+  (``prompt`` = list of messages, ``chosen``/``rejected`` = assistant message lists);
+- implicit prompt: ``{"chosen": [messages], "rejected": [messages]}`` sharing a prefix;
+- HH-RLHF dialogues: ``{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": ...}``
+  (split at the last "\\n\\nAssistant:");
+- ``{"prompt", "response"}`` for single responses.
+
+Every record comes out as a plain dict: ``{"id": str, "prompt": str | list[message], "chosen": str,
+"rejected": str, **other columns}`` (or ``response`` instead of chosen/rejected). Bad input raises
+:class:`InputError` with one line naming the file, line/row and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import math
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+HH_ASSISTANT = "\n\nAssistant:"
+HH_HUMAN = "\n\nHuman:"
+FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".jsonl.gz", ".json.gz")
+
+
+def default_data_path() -> str:
+    """The small bundled sample of real preference pairs (see crome_audit/assets/SOURCE.md)."""
+    return str(resources.files("crome_audit") / "assets" / "sample_pairs.jsonl")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_json(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- raw rows
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not raw.strip():
+        raise InputError(f"{path}: file is empty")
+    return raw
+
+
+def _rows_jsonl(path: Path) -> list[tuple[str, dict]]:
+    text = _decode(path, _read_bytes(path))
+    rows = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{i}: invalid JSON line: {e.msg} (column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
+        rows.append((f"{path}:{i}", obj))
+    return rows
+
+
+def _rows_json(path: Path) -> list[tuple[str, dict]]:
+    text = _decode(path, _read_bytes(path))
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
+    if isinstance(obj, dict):  # {"data": [...]} or a single record
+        lists = [v for v in obj.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        obj = lists[0] if len(lists) == 1 else [obj]
+    if not isinstance(obj, list):
+        raise InputError(f"{path}: expected a JSON list of objects, got {type(obj).__name__}")
+    rows = []
+    for i, item in enumerate(obj):
+        if not isinstance(item, dict):
+            raise InputError(f"{path}: item {i}: expected a JSON object, got {type(item).__name__}")
+        rows.append((f"{path}: item {i}", item))
+    return rows
+
+
+def _rows_csv(path: Path) -> list[tuple[str, dict]]:
+    text = _decode(path, _read_bytes(path))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = []
+    for row in reader:
+        if None in row:
+            raise InputError(f"{path}:{reader.line_num}: more values than header columns")
+        rows.append((f"{path}:{reader.line_num}", dict(row)))
+    return rows
+
+
+def _rows_parquet(path: Path) -> list[tuple[str, dict]]:
+    import pyarrow.parquet as pq
+
+    _read_bytes(path)  # empty-file check
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises several types for corrupt files
+        raise InputError(f"{path}: not a readable parquet file: {e}") from None
+    return [(f"{path}: row {i}", row) for i, row in enumerate(table.to_pylist())]
+
+
+def _rows_hub(name: str, split: str | None) -> list[tuple[str, dict]]:
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(name, split=split or "train")
+    except Exception as e:
+        raise InputError(
+            f"{name}: not a local file and could not be loaded as a hub dataset: {str(e).splitlines()[0]}"
+        ) from None
+    return [(f"{name}[{split or 'train'}] row {i}", dict(row)) for i, row in enumerate(ds)]
+
+
+def read_rows(source: str, split: str | None = None) -> tuple[list[tuple[str, dict]], dict]:
+    """Read raw rows. Returns ``([(location, row), ...], info)`` with info = {path, sha256, format}."""
+    path = Path(source)
+    name = path.name.lower()
+    if path.is_file():
+        if name.endswith((".jsonl", ".jsonl.gz")):
+            rows = _rows_jsonl(path)
+        elif name.endswith((".json", ".json.gz")):
+            rows = _rows_json(path)
+        elif name.endswith(".csv"):
+            rows = _rows_csv(path)
+        elif name.endswith(".parquet"):
+            rows = _rows_parquet(path)
+        else:
+            raise InputError(f"{path}: unknown file type (expected one of {', '.join(FILE_SUFFIXES)})")
+        info = {"path": str(source), "sha256": sha256_file(path), "format": name.rsplit(".", 1)[-1]}
+    elif path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.name.lower().endswith(FILE_SUFFIXES))
+        if not files:
+            raise InputError(f"{path}: directory holds no {'/'.join(FILE_SUFFIXES)} file")
+        rows, hashes = [], []
+        for f in files:
+            sub, sub_info = read_rows(str(f))
+            rows += sub
+            hashes.append(sub_info["sha256"])
+        info = {"path": str(source), "sha256": sha256_json(hashes), "format": "dir"}
+    elif source.startswith((".", "/")) or name.endswith(FILE_SUFFIXES):
+        raise InputError(f"{source}: no such file")
+    else:
+        rows = _rows_hub(source, split)
+        info = {"path": source, "split": split or "train", "format": "hub"}
+        info["sha256"] = sha256_json([r for _, r in rows])
+    if not rows:
+        raise InputError(f"{source}: no rows")
+    return rows, info
+
+
+# ----------------------------------------------------------------------------- normalisation
+
+
+def prompt_text(prompt: str | list[dict]) -> str:
+    """The text of the last user turn (what probes read and rewrite)."""
+    if isinstance(prompt, str):
+        return prompt
+    for msg in reversed(prompt):
+        if msg.get("role") == "user":
+            return msg["content"]
+    return prompt[-1]["content"] if prompt else ""
+
+
+def as_messages(prompt: str | list[dict], response: str) -> list[dict]:
+    """Prompt + response as a chat message list (for chat templates)."""
+    msgs = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [dict(m) for m in prompt]
+    return msgs + [{"role": "assistant", "content": response}]
+
+
+def split_hh_dialogue(text: str) -> tuple[list[dict], str]:
+    """Split an HH-RLHF dialogue at its last "\\n\\nAssistant:" into (prompt messages, response)."""
+    cut = text.rfind(HH_ASSISTANT)
+    head, response = text[:cut], text[cut + len(HH_ASSISTANT) :].strip()
+    messages = []
+    for chunk in head.split(HH_HUMAN)[1:]:
+        parts = chunk.split(HH_ASSISTANT)
+        messages.append({"role": "user", "content": parts[0].strip()})
+        for assistant in parts[1:]:
+            messages.append({"role": "assistant", "content": assistant.strip()})
+    return messages, response
+
+
+def _check_messages(loc: str, field: str, value: list) -> list[dict]:
+    for j, m in enumerate(value):
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
+            raise InputError(f"{loc}: field '{field}' item {j}: expected a message {{role, content: str}}")
+    return value
+
+
+def _text_field(loc: str, row: dict, field: str, allow_messages: bool) -> Any:
+    if field not in row or row[field] is None:
+        have = ", ".join(k for k in row if row[k] is not None) or "nothing"
+        raise InputError(f"{loc}: missing field '{field}' (row has: {have})")
+    value = row[field]
+    if isinstance(value, float) and math.isnan(value):
+        raise InputError(f"{loc}: missing field '{field}' (NaN)")
+    if isinstance(value, list) and allow_messages:
+        if not value:
+            raise InputError(f"{loc}: field '{field}' is an empty message list")
+        return _check_messages(loc, field, value)
+    if not isinstance(value, str):
+        kind = "a string or a list of messages" if allow_messages else "a string"
+        raise InputError(f"{loc}: field '{field}' must be {kind}, got {type(value).__name__}")
+    if not value.strip():
+        raise InputError(f"{loc}: field '{field}' is empty")
+    return value
+
+
+def _response_text(loc: str, field: str, value: str | list) -> str:
+    if isinstance(value, str):
+        return value
+    last = value[-1]
+    if last.get("role") != "assistant":
+        raise InputError(f"{loc}: field '{field}': last message must have role 'assistant'")
+    if not last["content"].strip():
+        raise InputError(f"{loc}: field '{field}': assistant message is empty")
+    return last["content"]
+
+
+def _normalise_pair(loc: str, row: dict, index: int) -> dict:
+    chosen = _text_field(loc, row, "chosen", True)
+    rejected = _text_field(loc, row, "rejected", True)
+    if row.get("prompt") is None:
+        if isinstance(chosen, str) and isinstance(rejected, str) and HH_ASSISTANT in chosen:
+            prompt, chosen = split_hh_dialogue(chosen)
+            _, rejected = split_hh_dialogue(rejected)
+            if not chosen.strip() or not rejected.strip():
+                raise InputError(f"{loc}: HH-RLHF dialogue has an empty final Assistant turn")
+        elif isinstance(chosen, list) and isinstance(rejected, list):
+            prompt = chosen[:-1]
+            if not prompt:
+                raise InputError(f"{loc}: field 'chosen': implicit-prompt messages need a user turn")
+        else:
+            _text_field(loc, row, "prompt", True)  # raises "missing field 'prompt'"
+            raise AssertionError
+    else:
+        prompt = _text_field(loc, row, "prompt", True)
+    out = {k: v for k, v in row.items() if k not in ("prompt", "chosen", "rejected")}
+    out["id"] = str(row.get("id", index))
+    out["prompt"] = prompt
+    out["chosen"] = _response_text(loc, "chosen", chosen)
+    out["rejected"] = _response_text(loc, "rejected", rejected)
+    return out
+
+
+def _normalise_single(loc: str, row: dict, index: int) -> dict:
+    prompt = _text_field(loc, row, "prompt", True)
+    response = _response_text(loc, "response", _text_field(loc, row, "response", True))
+    out = {k: v for k, v in row.items() if k not in ("prompt", "response")}
+    out.update(id=str(row.get("id", index)), prompt=prompt, response=response)
+    return out
+
+
+def load_pairs(source: str | None = None, split: str | None = None, limit: int | None = None):
+    """Load preference pairs. Returns ``(pairs, info)``; info = {path, sha256, n, format}."""
+    rows, info = read_rows(source or default_data_path(), split)
+    pairs = [_normalise_pair(loc, row, i) for i, (loc, row) in enumerate(rows)]
+    if limit is not None:
+        pairs = pairs[:limit]
+    info["n"] = len(pairs)
+    return pairs, info
+
+
+def load_responses(source: str, split: str | None = None, limit: int | None = None):
+    """Load single responses ``{prompt, response}``. Returns ``(records, info)``."""
+    rows, info = read_rows(source, split)
+    records = [_normalise_single(loc, row, i) for i, (loc, row) in enumerate(rows)]
+    if limit is not None:
+        records = records[:limit]
+    info["n"] = len(records)
+    return records, info
+
+
+def load_records(source: str | None = None, split: str | None = None, limit: int | None = None):
+    """Load pairs or single responses, whichever the first row holds. Returns ``(records, info, kind)``."""
+    rows, _ = read_rows(source or default_data_path(), split)
+    first = rows[0][1]
+    if "response" in first and "chosen" not in first:
+        return (*load_responses(source, split, limit), "responses")
+    return (*load_pairs(source, split, limit), "pairs")
+
+
+def write_jsonl_atomic(path: str | os.PathLike, records) -> None:
+    """Write records as JSON lines via a temp file + rename, so nothing is half-written."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)

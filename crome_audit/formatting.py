@@ -1,0 +1,128 @@
+"""Turn (prompt, response) into the token ids a reward model reads. Shared by the RM adapter and the
+trainer, so a model trained here is scored exactly as it was trained.
+
+Policy (documented in docs/formatting.md):
+1. ``template`` given (a Python format string with ``{prompt}`` and ``{response}``): that text.
+2. else the tokenizer has a chat template: ``apply_chat_template(messages)``.
+3. else a pair encoder (BERT-like, has CLS and SEP): text-pair encoding ``[CLS] prompt [SEP] response [SEP]``.
+4. else the plain template ``PLAIN_TEMPLATE``.
+
+Truncation to ``max_length`` tokens: ``left`` (default) drops tokens from the start (for pairs: from the
+prompt first), keeping the end of the response where a verdict usually is; ``right`` drops from the end.
+Every truncated item is counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .data import as_messages, prompt_text
+from .errors import InputError
+
+PLAIN_TEMPLATE = "User: {prompt}\n\nAssistant: {response}"
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    token_type_ids: list[int] | None
+    truncated: bool
+
+
+class RMFormatter:
+    """Formats and tokenizes (prompt, response) pairs for one tokenizer."""
+
+    def __init__(self, tokenizer, max_length: int = 512, truncation: str = "left", template: str | None = None):
+        if truncation not in ("left", "right"):
+            raise InputError(f"truncation must be 'left' or 'right', got '{truncation}'")
+        if template is not None and ("{prompt}" not in template or "{response}" not in template):
+            raise InputError("template must contain both {prompt} and {response}")
+        if max_length < 8:
+            raise InputError(f"max_length must be at least 8, got {max_length}")
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.truncation = truncation
+        self.template = template
+        if template is not None:
+            self.mode = "template"
+        elif getattr(tokenizer, "chat_template", None):
+            self.mode = "chat_template"
+        elif tokenizer.cls_token_id is not None and tokenizer.sep_token_id is not None:
+            self.mode = "text_pair"
+        else:
+            self.mode = "plain"
+        if self.mode == "text_pair":
+            self._pair_layout = self._learn_pair_layout()
+
+    def _learn_pair_layout(self):
+        """Find where special tokens go around a text pair by encoding a probe pair once
+        (works for BERT [CLS] a [SEP] b [SEP], RoBERTa <s> a </s></s> b </s>, ...)."""
+        tok = self.tokenizer
+        a = tok("a", add_special_tokens=False)["input_ids"]
+        b = tok("b", add_special_tokens=False)["input_ids"]
+        enc = tok("a", "b")
+        ids, types = enc["input_ids"], enc.get("token_type_ids")
+        ia = next(i for i in range(len(ids)) if ids[i : i + len(a)] == a)
+        ib = next(i for i in range(ia + len(a), len(ids)) if ids[i : i + len(b)] == b)
+        layout = {"prefix": ids[:ia], "middle": ids[ia + len(a) : ib], "suffix": ids[ib + len(b) :]}
+        if types is not None:
+            layout["type_a"], layout["type_b"] = types[ia], types[ib]
+            layout["type_mid_end"] = types[ib - 1] if ib > 0 else types[ia]
+        return layout
+
+    def describe(self) -> dict:
+        """What goes into the cache fingerprint: any change here changes the scores."""
+        return {
+            "mode": self.mode,
+            "template": self.template or (PLAIN_TEMPLATE if self.mode == "plain" else None),
+            "chat_template": getattr(self.tokenizer, "chat_template", None) if self.mode == "chat_template" else None,
+            "max_length": self.max_length,
+            "truncation": self.truncation,
+        }
+
+    def text(self, prompt, response: str) -> str:
+        """The formatted text (for single-sequence modes)."""
+        if self.mode == "chat_template":
+            return self.tokenizer.apply_chat_template(as_messages(prompt, response), tokenize=False)
+        template = self.template or PLAIN_TEMPLATE
+        return template.replace("{prompt}", prompt_text(prompt)).replace("{response}", response)
+
+    def _cut(self, ids: list[int], budget: int) -> list[int]:
+        if len(ids) <= budget:
+            return ids
+        if budget <= 0:
+            return []
+        return ids[len(ids) - budget :] if self.truncation == "left" else ids[:budget]
+
+    def encode_many(self, prompts, responses) -> list[Encoded]:
+        tok = self.tokenizer
+        if self.mode == "text_pair":
+            p_ids = tok([prompt_text(p) for p in prompts], add_special_tokens=False)["input_ids"]
+            r_ids = tok(list(responses), add_special_tokens=False)["input_ids"]
+            lay = self._pair_layout
+            budget = self.max_length - len(lay["prefix"]) - len(lay["middle"]) - len(lay["suffix"])
+            out = []
+            for p, r in zip(p_ids, r_ids):
+                truncated = len(p) + len(r) > budget
+                if truncated:  # the prompt gives way first; the response keeps at least half
+                    r = self._cut(r, max(budget - len(p), budget // 2))
+                    p = self._cut(p, budget - len(r))
+                ids = lay["prefix"] + p + lay["middle"] + r + lay["suffix"]
+                types = None
+                if "type_a" in lay:  # first segment incl. its specials is type_a, the rest type_b
+                    n_first = len(lay["prefix"]) + len(p) + len(lay["middle"])
+                    types = [lay["type_a"]] * n_first + [lay["type_b"]] * (len(r) + len(lay["suffix"]))
+                out.append(Encoded(ids, types, truncated))
+            return out
+        texts = [self.text(p, r) for p, r in zip(prompts, responses)]
+        add_special = self.mode != "chat_template"  # chat templates already hold BOS etc.
+        all_ids = tok(texts, add_special_tokens=add_special)["input_ids"]
+        out = []
+        bos = tok.bos_token_id
+        for ids in all_ids:
+            truncated = len(ids) > self.max_length
+            if truncated:
+                keep_bos = self.truncation == "left" and bos is not None and ids[0] == bos
+                ids = ([bos] + self._cut(ids[1:], self.max_length - 1)) if keep_bos else self._cut(ids, self.max_length)
+            out.append(Encoded(ids, None, truncated))
+        return out

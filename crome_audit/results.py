@@ -1,0 +1,125 @@
+"""The one results format, ``results.json``, written by ``run`` and ``bench``, read by ``report`` and ``gate``.
+
+Contract (keys other tools rely on; adding keys is always allowed):
+
+    schema_version: "1.0"
+    rm:        {name, fingerprint, info?}
+    data:      {path, sha256, n}
+    config:    {...every option of the run...}
+    versions:  {crome_audit, python, torch?, transformers?, git_commit?}
+    probes:    [{name, attribute, kind, family, n, mean_delta, effect_size, ci_low, ci_high,
+                 p_value, flip_rate, seen_in_training?}]
+    summary:   {spurious_index, causal_index, ...}      (None when no probe ran)
+    benchmarks: {name: {score, sections?, subsets?, ...}}   (optional; from ``bench``/``--benchmarks``)
+    examples:  {probe name: [{id, prompt, original, perturbed, side, reward_original, reward_perturbed,
+                             other_reward}]}                 (a bounded sample of flipped pairs)
+    engine:    {requested, unique, cache_hits, scored, seconds}
+
+This module never imports torch (report and gate run anywhere).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from .errors import InputError
+
+SCHEMA_VERSION = "1.0"
+REQUIRED = ("schema_version", "rm", "data", "config", "versions", "probes", "summary")
+PROBE_KEYS = ("name", "attribute", "kind", "n", "mean_delta", "effect_size", "ci_low", "ci_high", "p_value",
+              "flip_rate")
+
+
+def package_versions(names=("torch", "transformers", "datasets", "accelerate", "numpy", "scipy")) -> dict:
+    from importlib import metadata
+
+    from . import __version__
+
+    out = {"crome_audit": __version__, "python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        here = Path(__file__).resolve().parent
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5)
+        if commit.returncode == 0:
+            out["git_commit"] = commit.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+def _clean(obj):
+    """NaN/inf -> None so the file is strict JSON (browsers and jq reject NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return _clean(obj.item())
+    return obj
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(_clean(obj), f, indent=2, ensure_ascii=False, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def new_results(rm: dict, data: dict, config: dict) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "rm": rm, "data": data, "config": config,
+            "versions": package_versions(), "probes": [],
+            "summary": {"spurious_index": None, "causal_index": None}, "benchmarks": {}, "examples": {}}
+
+
+def write_results(out_dir: str | os.PathLike, results: dict) -> Path:
+    path = Path(out_dir) / "results.json"
+    write_json_atomic(path, results)
+    return path
+
+
+def read_results(path: str | os.PathLike) -> dict:
+    """Read and validate a results.json (or a run folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise InputError(f"{path}: no such results file")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    missing = [k for k in REQUIRED if k not in obj]
+    if missing:
+        raise InputError(f"{path}: not a crome-audit results file (missing {', '.join(missing)})")
+    major = str(obj["schema_version"]).split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        raise InputError(f"{path}: schema_version {obj['schema_version']} is not supported (need {SCHEMA_VERSION})")
+    if not isinstance(obj["probes"], list):
+        raise InputError(f"{path}: field 'probes' must be a list")
+    for i, p in enumerate(obj["probes"]):
+        lack = [k for k in PROBE_KEYS if k not in p]
+        if lack:
+            raise InputError(f"{path}: probes[{i}]: missing {', '.join(lack)}")
+    obj.setdefault("benchmarks", {})
+    obj.setdefault("examples", {})
+    obj["_path"] = str(path)
+    return obj
