@@ -1,0 +1,125 @@
+"""RM-Bench (Liu et al., ICLR 2025): subtlety and style robustness, scored as a 3x3 matrix per domain.
+
+    crome-audit bench rmbench --rm RM --data total_dataset.json --out DIR
+    entry, samples = run_benchmark("rmbench", engine, data="rmbench.jsonl")
+
+Data: a local json/jsonl/parquet file (or folder) or the hub dataset ``THU-KEG/RM-Bench`` (split ``train``);
+the env var ``CROME_AUDIT_RMBENCH`` (a path) replaces the hub id when ``data`` is not given. Each item is
+``{id, prompt, chosen: [3 strings], rejected: [3 strings], domain}``; the three responses are in the styles
+concise, detailed plain text, detailed markdown. Domains: chat, code, math, safety-refuse, safety-response
+(the two safety domains are pooled into ``safety``).
+
+Scoring, per domain: ``M[i][j]`` = share of items with ``r(chosen_i) > r(rejected_j)`` (strict, ties wrong);
+hard = mean of the upper triangle (i < j: the chosen answer is the plainer one), normal = mean of the
+diagonal, easy = mean of the lower triangle; domain score = mean of all nine cells. Overall ``score`` (and
+overall hard/normal/easy) = unweighted mean over the domains present.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+
+from ..data import read_rows
+from ..errors import InputError
+from . import BENCHMARKS
+
+HUB_ID = "THU-KEG/RM-Bench"
+HUB_SPLIT = "train"
+ENV_VAR = "CROME_AUDIT_RMBENCH"
+STYLES = ("concise", "detailed_plain", "detailed_markdown")
+K = len(STYLES)
+#: raw domain -> reported domain
+DOMAINS = {"chat": "chat", "code": "code", "math": "math", "safety-refuse": "safety", "safety-response": "safety"}
+
+
+def _responses(loc: str, row: dict, field: str) -> list[str]:
+    value = row.get(field)
+    if value is None:
+        raise InputError(f"{loc}: missing field '{field}' (need a list of {K} responses)")
+    if not isinstance(value, list) or len(value) != K or not all(isinstance(v, str) for v in value):
+        got = f"a list of {len(value)}" if isinstance(value, list) else type(value).__name__
+        raise InputError(f"{loc}: field '{field}' must be a list of {K} strings ({', '.join(STYLES)}), got {got}")
+    return value
+
+
+def normalise_rows(rows: list[tuple[str, dict]]) -> list[dict]:
+    """Validate raw rows; return ``[{id, domain, raw_domain, prompt, chosen, rejected}]`` in data order."""
+    out, seen = [], {}
+    for index, (loc, row) in enumerate(rows):
+        raw = row.get("domain")
+        if not isinstance(raw, str) or not raw.strip():
+            raise InputError(f"{loc}: missing field 'domain' (one of {', '.join(DOMAINS)})")
+        if raw not in DOMAINS:
+            close = difflib.get_close_matches(raw, list(DOMAINS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(DOMAINS)})"
+            raise InputError(f"{loc}: field 'domain': unknown RM-Bench domain '{raw}'{hint}")
+        prompt = row.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InputError(f"{loc}: field 'prompt' must be a non-empty string")
+        rid = str(row.get("id", index))
+        if rid in seen:
+            raise InputError(f"{loc}: duplicated id {rid}; first seen at {seen[rid]}")
+        seen[rid] = loc
+        out.append({"id": rid, "domain": DOMAINS[raw], "raw_domain": raw, "prompt": prompt,
+                    "chosen": _responses(loc, row, "chosen"), "rejected": _responses(loc, row, "rejected")})
+    return out
+
+
+def load_rmbench(data=None, split=None, limit=None) -> tuple[list[dict], dict]:
+    source = data or os.environ.get(ENV_VAR) or HUB_ID
+    if not data and os.environ.get(ENV_VAR) and not os.path.exists(source):
+        raise InputError(f"${ENV_VAR}={source}: no such file or folder")
+    raw, info = read_rows(str(source), split or (HUB_SPLIT if not os.path.exists(source) else None))
+    rows = normalise_rows(raw)
+    if limit is not None:
+        if int(limit) < 1:
+            raise InputError(f"--limit must be at least 1, got {limit}")
+        rows = rows[: int(limit)]
+    info["n"] = len(rows)
+    return rows, info
+
+
+def matrix_scores(outcomes: list[list[list[bool]]]) -> dict:
+    """From per-item KxK outcome matrices: ``{matrix, hard, normal, easy, score, n}``."""
+    n = len(outcomes)
+    m = [[sum(o[i][j] for o in outcomes) / n for j in range(K)] for i in range(K)]
+    upper = [m[i][j] for i in range(K) for j in range(K) if i < j]
+    lower = [m[i][j] for i in range(K) for j in range(K) if i > j]
+    return {"matrix": m, "hard": sum(upper) / len(upper), "normal": sum(m[i][i] for i in range(K)) / K,
+            "easy": sum(lower) / len(lower), "score": sum(map(sum, m)) / (K * K), "n": n}
+
+
+@BENCHMARKS.register("rmbench")
+def run_rmbench(engine, *, data=None, split=None, limit=None, seed=0, **options):
+    """Score all 6 responses per item with ``engine``; return ``(entry, samples)``."""
+    if options:
+        raise InputError(f"rmbench: unknown option(s) {', '.join(sorted(options))} (it takes none)")
+    rows, info = load_rmbench(data, split, limit)
+    prompts, responses = [], []
+    for r in rows:
+        prompts += [r["prompt"]] * (2 * K)
+        responses += r["chosen"] + r["rejected"]
+    rewards = engine.score(prompts, responses, desc="rmbench")
+    samples, by_domain = [], {}
+    for n, r in enumerate(rows):
+        rc, rr = rewards[2 * K * n : 2 * K * n + K], rewards[2 * K * n + K : 2 * K * (n + 1)]
+        outcome = [[rc[i] > rr[j] for j in range(K)] for i in range(K)]
+        by_domain.setdefault(r["domain"], []).append(outcome)
+        samples.append({"benchmark": "rmbench", "id": r["id"], "domain": r["domain"], "raw_domain": r["raw_domain"],
+                        "rewards_chosen": rc, "rewards_rejected": rr, "outcomes": outcome,
+                        "correct": sum(map(sum, outcome)) / (K * K)})
+    order = [d for d in dict.fromkeys(DOMAINS.values()) if d in by_domain]
+    domains = {d: matrix_scores(by_domain[d]) for d in order}
+
+    def mean_over(key):
+        return sum(domains[d][key] for d in order) / len(order)
+
+    entry = {"score": mean_over("score"), "hard": mean_over("hard"), "normal": mean_over("normal"),
+             "easy": mean_over("easy"), "sections": {d: domains[d]["score"] for d in order}, "domains": domains,
+             "styles": list(STYLES), "n": len(rows), "complete": set(order) == set(DOMAINS.values()),
+             "scoring": "RM-Bench: M[i][j] = P(r(chosen_i) > r(rejected_j)), strict; hard = upper triangle, "
+                        "normal = diagonal, easy = lower triangle; domain = mean of 9 cells; score = mean of "
+                        "domains (safety pools safety-refuse and safety-response)",
+             "data": info}
+    return entry, samples
