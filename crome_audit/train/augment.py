@@ -1,0 +1,226 @@
+"""Augmentations: causal (degrade chosen / upgrade rejected along one attribute), neutral (ties), and RRM.
+
+    synthetic, counts = augment_pairs("crome", train_pairs, rubrics, cfg.augment, generator=None)
+
+Every output record is a training example in one schema::
+
+    {"id", "prompt", "chosen", "rejected", "label": "pref" | "tie", "kind": "causal" | "neutral" | "rrm",
+     "family": "train.<attribute>.<edit>" | "train.neutral.irrelevant_query" | ..., "attribute", "direction",
+     "source_id"}
+
+For ``label: tie`` the order of chosen/rejected carries no meaning.
+
+- ``crome``: for each original pair, up to ``max_causal_per_pair`` rubric attributes (seeded order): degrade
+  the chosen answer -> (chosen > degraded); if ``upgrades``, upgrade the rejected answer -> (upgraded >
+  rejected). Irrelevant-Query Neutrals: ``round(neutral_ratio * n_pairs)`` pairs (originals or causal ones,
+  seeded) attached to the prompt of another pair -> tie. Optional style-only neutrals from the generator.
+- ``rrm`` (arXiv 2409.13156): per pair, ``rrm_per_pair`` times, an answer to another prompt j: (prompt_i,
+  chosen_i > answer_j) and the tie (prompt_i, chosen_j ~ rejected_j) -- neither answers prompt i.
+- ``bt``: no synthetic pairs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from ..data import prompt_text
+from ..errors import CromeError
+from .config import AugmentConfig
+from .interventions import for_attribute
+
+IQN_FAMILY = "train.neutral.irrelevant_query"
+STYLE_FAMILY = "train.neutral.style_rewrite"
+RRM_PREF = "train.rrm.cross_prompt"
+RRM_TIE = "train.rrm.off_prompt_tie"
+
+
+def _other_prompt_index(i: int, pairs: list[dict], rng: random.Random) -> int | None:
+    if len(pairs) < 2:
+        return None
+    mine = prompt_text(pairs[i]["prompt"]).strip()
+    for _ in range(20):
+        j = rng.randrange(len(pairs))
+        if j != i and prompt_text(pairs[j]["prompt"]).strip() != mine:
+            return j
+    return None
+
+
+def _example(prompt, chosen, rejected, label, kind, family, attribute, direction, source_id, n):
+    return {"id": f"{kind}-{n}", "prompt": prompt, "chosen": chosen, "rejected": rejected, "label": label,
+            "kind": kind, "family": family, "attribute": attribute, "direction": direction,
+            "source_id": source_id}
+
+
+def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
+    for pair in pairs:
+        attrs = list(rubrics.get(pair["id"], []))
+        rng.shuffle(attrs)
+        made = 0
+        for attr in attrs:
+            if made >= cfg.max_causal_per_pair:
+                break
+            did = False
+            for edit in for_attribute(attr, "degrade"):
+                new = edit.apply(pair["chosen"], rng)
+                if new is not None:
+                    out.append(_example(pair["prompt"], pair["chosen"], new, "pref", "causal", edit.family, attr,
+                                        "degrade", pair["id"], len(out)))
+                    counts[edit.family] += 1
+                    did = True
+                    break
+            if cfg.upgrades:
+                for edit in for_attribute(attr, "upgrade"):
+                    new = edit.apply(pair["rejected"], rng)
+                    if new is not None:
+                        out.append(_example(pair["prompt"], new, pair["rejected"], "pref", "causal", edit.family,
+                                            attr, "upgrade", pair["id"], len(out)))
+                        counts[edit.family] += 1
+                        did = True
+                        break
+            made += did
+
+
+def _generator_causal(pairs, rubrics, cfg, rng, generator, out, counts):
+    from ..generate.tasks import counterfactual_rewrites
+
+    items = []
+    for pair in pairs:
+        attrs = list(rubrics.get(pair["id"], []))
+        rng.shuffle(attrs)
+        for attr in attrs[: cfg.max_causal_per_pair]:
+            items.append({"id": pair["id"], "prompt": pair["prompt"], "response": pair["chosen"], "attribute": attr,
+                          "direction": "degrade", "pair": pair})
+            if cfg.upgrades:
+                items.append({"id": pair["id"], "prompt": pair["prompt"], "response": pair["rejected"],
+                              "attribute": attr, "direction": "upgrade", "pair": pair})
+    rewrites, rejected = _call_rewrites(counterfactual_rewrites, generator, items)
+    counts["generator_rejected"] += rejected
+    for item, new in zip(items, rewrites):
+        if new is None:
+            continue
+        pair, attr, direction = item["pair"], item["attribute"], item["direction"]
+        family = f"generator.{attr}.{direction}"
+        chosen, rej = (pair["chosen"], new) if direction == "degrade" else (new, pair["rejected"])
+        out.append(_example(pair["prompt"], chosen, rej, "pref", "causal", family, attr, direction, pair["id"],
+                            len(out)))
+        counts[family] += 1
+    if items and not any(r is not None for r in rewrites):
+        raise CromeError(f"generator produced no valid rewrite for any of {len(items)} requests "
+                         f"({rejected} rejected as empty/unchanged/refused/changed too much)")
+
+
+def _call_rewrites(fn, generator, items):
+    """Call the generator task and normalise its answer to (list[str | None] aligned with items, n_rejected)."""
+    plain = [{k: v for k, v in it.items() if k != "pair"} for it in items]
+    result = fn(generator, plain)
+    n_rej = 0
+    if isinstance(result, tuple) and len(result) == 2:
+        result, rej = result
+        n_rej = sum(rej.values()) if isinstance(rej, dict) else int(rej or 0)
+    elif hasattr(result, "rewrites"):
+        n_rej = sum(getattr(result, "rejected", {}).values()) if isinstance(getattr(result, "rejected", None), dict) \
+            else int(getattr(result, "rejected", 0) or 0)
+        result = result.rewrites
+    if isinstance(result, dict):  # keyed by position
+        result = [result.get(i) for i in range(len(items))]
+    if not isinstance(result, list) or len(result) != len(items):
+        raise CromeError(f"generator returned {type(result).__name__} for {len(items)} rewrite requests")
+    out = []
+    for it, r in zip(items, result):
+        if isinstance(r, dict):
+            r = r.get("rewrite", r.get("text")) if r.get("ok", True) else None
+        if not isinstance(r, str) or not r.strip() or r.strip() == it["response"].strip():
+            if r is not None:
+                n_rej += 1
+            out.append(None)
+        else:
+            out.append(r)
+    return out, n_rej
+
+
+def _neutrals(pairs, pool, cfg, rng, out, counts):
+    n = round(cfg.neutral_ratio * len(pairs))
+    sources = pairs + pool
+    if len(pairs) < 2 or not sources:
+        return
+    for _ in range(n):
+        src = sources[rng.randrange(len(sources))]
+        mine = prompt_text(src["prompt"]).strip()
+        other = None
+        for _ in range(20):
+            cand = pairs[rng.randrange(len(pairs))]
+            if prompt_text(cand["prompt"]).strip() != mine:
+                other = cand
+                break
+        if other is None:
+            continue
+        out.append(_example(other["prompt"], src["chosen"], src["rejected"], "tie", "neutral", IQN_FAMILY, None,
+                            None, src.get("source_id", src["id"]), len(out)))
+        counts[IQN_FAMILY] += 1
+
+
+def _style_neutrals(pairs, cfg, rng, generator, out, counts):
+    from ..generate.tasks import counterfactual_rewrites
+
+    items = [{"id": p["id"], "prompt": p["prompt"], "response": p["chosen"], "attribute": "style",
+              "direction": "neutral", "pair": p} for p in pairs]
+    rewrites, rejected = _call_rewrites(counterfactual_rewrites, generator, items)
+    counts["generator_rejected"] += rejected
+    for item, new in zip(items, rewrites):
+        if new is not None:
+            out.append(_example(item["prompt"], item["response"], new, "tie", "neutral", STYLE_FAMILY, None,
+                                "neutral", item["id"], len(out)))
+            counts[STYLE_FAMILY] += 1
+
+
+def _rrm(pairs, cfg, rng, out, counts):
+    for i, pair in enumerate(pairs):
+        for _ in range(cfg.rrm_per_pair):
+            j = _other_prompt_index(i, pairs, rng)
+            if j is None:
+                continue
+            off = pairs[j]
+            off_answer = off["chosen"] if rng.random() < 0.5 else off["rejected"]
+            out.append(_example(pair["prompt"], pair["chosen"], off_answer, "pref", "rrm", RRM_PREF, "relevance",
+                                "degrade", pair["id"], len(out)))
+            out.append(_example(pair["prompt"], off["chosen"], off["rejected"], "tie", "rrm", RRM_TIE, None, None,
+                                pair["id"], len(out)))
+            counts[RRM_PREF] += 1
+            counts[RRM_TIE] += 1
+
+
+def augment_pairs(method: str, pairs: list[dict], rubrics: dict, cfg: AugmentConfig, generator=None):
+    """Build the synthetic examples of a method. Returns (records, counts)."""
+    rng = random.Random(cfg.seed)
+    out: list[dict] = []
+    counts: Counter = Counter()
+    if method == "crome":
+        if cfg.rewrites == "generator":
+            _generator_causal(pairs, rubrics, cfg, rng, generator, out, counts)
+        else:
+            _offline_causal(pairs, rubrics, cfg, rng, out, counts)
+        causal = list(out)
+        _neutrals(pairs, causal, cfg, rng, out, counts)
+        if cfg.style_neutrals:
+            _style_neutrals(pairs, cfg, rng, generator, out, counts)
+    elif method == "rrm":
+        _rrm(pairs, cfg, rng, out, counts)
+    summary = {"originals": len(pairs), "synthetic": len(out),
+               "causal": sum(r["kind"] == "causal" for r in out),
+               "neutral": sum(r["label"] == "tie" for r in out),
+               "preference": sum(r["label"] == "pref" for r in out),
+               "by_family": dict(sorted((k, v) for k, v in counts.items() if k != "generator_rejected")),
+               "generator_rejected": counts.get("generator_rejected", 0)}
+    return out, summary
+
+
+def heldout_neutrals(pairs: list[dict], seed: int) -> list[dict]:
+    """Irrelevant-query ties from held-out pairs (tie-consistency during training; never trained on)."""
+    rng = random.Random(seed + 7)
+    out = []
+    for i, pair in enumerate(pairs):
+        j = _other_prompt_index(i, pairs, rng)
+        if j is not None:
+            out.append({"prompt": pairs[j]["prompt"], "a": pair["chosen"], "b": pair["rejected"]})
+    return out
