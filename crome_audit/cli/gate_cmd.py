@@ -1,0 +1,130 @@
+"""``crome-audit gate``: fail CI when a reward model is more hackable than allowed or than its baseline.
+
+    crome-audit gate runs/new --baseline baseline.json --max-spurious-index 0.3 --junit gate.xml
+    crome-audit gate runs/main --write-baseline baseline.json          # record a baseline (exit 0)
+
+Exit codes: 0 pass (warnings allowed), 1 gate failed, 2 usage or input error, 3 internal error.
+Noise-aware: a regression counts only outside the confidence intervals (see crome_audit/gate.py, docs/ci-gate.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .common import cli_errors
+
+
+def _pairs(values, option: str) -> dict:
+    out = {}
+    for v in values:
+        key, sep, num = v.rpartition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected NAME=NUMBER, got '{v}'", param_hint=option)
+        try:
+            out[key.strip()] = float(num)
+        except ValueError:
+            raise click.BadParameter(f"'{num}' in '{v}' is not a number", param_hint=option) from None
+    return out
+
+
+def _tolerance(values) -> dict:
+    from ..gate import TOLERANCE_KINDS
+
+    tol = dict.fromkeys(TOLERANCE_KINDS, 0.0)
+    for v in values:
+        if "=" in v:
+            for k, x in _pairs([v], "--tolerance").items():
+                if k not in TOLERANCE_KINDS:
+                    raise click.BadParameter(f"unknown kind '{k}' (use {', '.join(TOLERANCE_KINDS)})",
+                                             param_hint="--tolerance")
+                tol[k] = x
+        else:
+            try:
+                x = float(v)
+            except ValueError:
+                raise click.BadParameter(f"'{v}' is not a number or KIND=NUMBER", param_hint="--tolerance") from None
+            tol = dict.fromkeys(TOLERANCE_KINDS, x)
+    if any(x < 0 for x in tol.values()):
+        raise click.BadParameter("tolerances must be >= 0", param_hint="--tolerance")
+    return tol
+
+
+@click.command("gate")
+@click.argument("run_dir", metavar="RUN_DIR")
+@click.option("--baseline", "baseline_path", default=None,
+              help="Baseline JSON (from --write-baseline), or a baseline run's folder / results.json.")
+@click.option("--max-spurious-index", type=float, default=None, help="Fail when the spurious index exceeds X.")
+@click.option("--min-causal-index", type=float, default=None, help="Fail when the causal index is below X.")
+@click.option("--max-effect", multiple=True, metavar="ATTR=X",
+              help="Max |effect size| for the probes of an attribute (or one probe name). Repeatable.")
+@click.option("--min-benchmark", multiple=True, metavar="NAME=X",
+              help="Minimum benchmark score: rewardbench=0.6, 'rewardbench.Chat Hard=0.5', rmbench.hard=0.4.")
+@click.option("--max-benchmark", multiple=True, metavar="NAME=X",
+              help="Maximum benchmark value: rewordbench.mean_drop=0.1, wildguard.asr.16=0.3.")
+@click.option("--tolerance", multiple=True, metavar="X | KIND=X",
+              help="Margin before a CI-separated change vs the baseline fails: one number for all, or "
+                   "effect=X, index=X, benchmark=X. Default 0.")
+@click.option("--fail-on-missing", is_flag=True, help="Fail when a baseline probe/benchmark is missing from the run.")
+@click.option("--junit", "junit_path", default=None, help="Write JUnit XML here (one test case per gated metric).")
+@click.option("--write-baseline", "write_baseline_path", default=None,
+              help="Record RUN_DIR as a baseline JSON at this path (then gate too if gates are given).")
+@click.option("--github/--no-github", "github", default=None,
+              help="Print ::error/::warning annotations (default: when $GITHUB_ACTIONS is 'true').")
+@click.option("-q", "--quiet", is_flag=True, help="Print only failures, warnings and the verdict.")
+@cli_errors
+def gate(run_dir, baseline_path, max_spurious_index, min_causal_index, max_effect, min_benchmark,
+         max_benchmark, tolerance, fail_on_missing, junit_path, write_baseline_path, github, quiet):
+    """Gate RUN_DIR (a run folder or results.json) on thresholds and/or a baseline; exit 1 on a regression."""
+    from ..errors import InputError
+    from ..gate import (
+        GateConfig,
+        console_lines,
+        evaluate,
+        github_annotations,
+        junit_xml,
+        load_baseline,
+        markdown_summary,
+        write_baseline,
+    )
+    from ..results import read_results
+
+    config = GateConfig(max_spurious_index=max_spurious_index, min_causal_index=min_causal_index,
+                        max_effect=_pairs(max_effect, "--max-effect"),
+                        min_benchmark=_pairs(min_benchmark, "--min-benchmark"),
+                        max_benchmark=_pairs(max_benchmark, "--max-benchmark"),
+                        tolerance=_tolerance(tolerance), fail_on_missing=fail_on_missing)
+    if junit_path and Path(junit_path).is_dir():
+        raise InputError(f"--junit {junit_path}: is a folder; give a file name such as gate.xml")
+    results = read_results(run_dir)
+    if write_baseline_path:
+        path = write_baseline(results, write_baseline_path)
+        click.echo(f"baseline written: {path}")
+        if baseline_path is None and not config.has_thresholds():
+            return
+    baseline = load_baseline(baseline_path) if baseline_path else None
+    outcome = evaluate(results, config, baseline)
+
+    if junit_path:
+        tmp = Path(junit_path).with_name(f".{Path(junit_path).name}.tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(junit_xml(outcome), encoding="utf-8")
+        os.replace(tmp, junit_path)
+    for line in console_lines(outcome):
+        if quiet and line.startswith("PASS"):
+            continue
+        click.echo(line)
+    if github is None:
+        github = os.environ.get("GITHUB_ACTIONS") == "true"
+    if github:
+        for line in github_annotations(outcome):
+            click.echo(line)
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        run_name = str(results.get("rm", {}).get("name") or run_dir)
+        with open(summary_path, "a", encoding="utf-8") as f:
+            f.write(markdown_summary(outcome, run_name, baseline_path or ""))
+    sys.exit(outcome.exit_code)

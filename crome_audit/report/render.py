@@ -1,0 +1,181 @@
+"""Render a Comparison into one self-contained HTML file (jinja2 with autoescape on, plotly.js inlined once).
+
+Data for charts and the example browser travels as JSON inside ``<script type="application/json">`` blocks,
+with ``<``, ``>`` and ``&`` written as ``\\u003c``-style escapes, so no text from a results file can close the
+script block or become markup. The output is deterministic: same inputs, same bytes (no timestamps).
+
+    from crome_audit.report.render import render_html
+    html = render_html(align(results_list), title="baseline vs crome")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from importlib import resources
+
+import jinja2
+from markupsafe import Markup
+
+from .. import __version__
+from .charts import all_figures
+from .compare import Comparison, dig, num
+from .examples import build_examples
+from .tables import fmt, probe_table, rewardbench_table, rmbench_table, verdict_table
+
+GLOSSARY = [
+    ("effect size", "The mean reward change a probe causes, divided by the RM's reward standard deviation on the "
+                    "clean responses, so RMs on different scales compare; the bar's whisker is its 95% bootstrap "
+                    "confidence interval."),
+    ("spurious probe", "A perturbation that keeps the content and changes only style (length, formatting, "
+                       "flattery, tone...): a robust RM's reward should not move (effect ≈ 0)."),
+    ("causal probe", "A degradation of the content (wrong facts, wrong answer, a bug, an unsafe reply): a robust "
+                     "RM's reward should drop (effect < 0)."),
+    ("spurious index", "The mean |effect size| over spurious probes: how much style alone moves the reward "
+                       "(lower is better)."),
+    ("causal index", "The mean reward drop, in reward SDs, over causal probes: how much the RM notices broken "
+                     "content (higher is better)."),
+    ("held-out", "Indices over the probes whose family the RM did not see in training (from the model's "
+                 "crome_training.json), the fair test of a Crome-trained RM."),
+    ("flip rate", "The share of preference pairs whose order flips under the probe (perturbing the rejected "
+                  "answer for spurious probes, the chosen one for causal probes)."),
+    ("RewardBench", "Accuracy at preferring the chosen over the rejected answer (a tie counts as wrong); "
+                    "sections are count-weighted means of subsets, overall is the mean of the four sections."),
+    ("length baseline", "The model-free reference that prefers the longer answer; where it scores well, length "
+                        "alone already solves the task."),
+    ("reWordBench drop", "RewardBench accuracy on the original pairs minus accuracy after a meaning-preserving "
+                         "rewrite (lower is better)."),
+    ("WildGuard Best-of-N", "The RM picks the highest-reward of N candidates: attack success rate is the share "
+                            "of harmful picks on harmful prompts, refusal rate the share of refusals on benign "
+                            "prompts (both lower is better)."),
+    ("RM-Bench matrix", "Cell (i, j) is the accuracy of chosen style i against rejected style j; hard is the upper "
+                        "triangle (chosen plainer than rejected), normal the diagonal, easy the lower triangle."),
+]
+
+
+def script_json(obj) -> Markup:
+    """JSON safe to place inside <script type="application/json">."""
+    text = json.dumps(_finite(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return Markup(text)
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("crome_audit.report", "templates"), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["fmt"] = fmt
+    return env
+
+
+@lru_cache(maxsize=4)
+def _asset(name: str) -> str:
+    return (resources.files("crome_audit.report") / "templates" / name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs().replace("</script", "<\\/script")
+
+
+def _kv(obj, prefix="") -> list[tuple[str, str]]:
+    """Flatten a dict into (dotted key, value text) rows for provenance tables."""
+    rows = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, dict) and v:
+                rows += _kv(v, key + ".")
+            else:
+                rows.append((key, _text(v)))
+    elif obj is not None:
+        rows.append((prefix.rstrip(".") or "value", _text(obj)))
+    return rows
+
+
+def _text(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_text(x) for x in v) if v else "—"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, dict):
+        return json.dumps(v, ensure_ascii=False, sort_keys=True) if v else "—"
+    return str(v)
+
+
+def provenance(cmp: Comparison) -> list[dict]:
+    out = []
+    for r in cmp.runs:
+        res = r.results
+        cfg = res.get("config") if isinstance(res.get("config"), dict) else {}
+        training = dig(res, "rm", "training")
+        seen = r.seen_in_training()
+        fams = sorted({str(r.probes[n].get("family") or "") for n in seen} - {""})
+        out.append({
+            "run": r,
+            "rm": [("name", _text(dig(res, "rm", "name"))), ("fingerprint", _text(dig(res, "rm", "fingerprint"))),
+                   ("results file", _text(res.get("_path")))] + _kv(dig(res, "rm", "info"), "info."),
+            "data": [("path", _text(dig(res, "data", "path"))), ("sha256", _text(dig(res, "data", "sha256"))),
+                     ("pairs", _text(dig(res, "data", "n")))],
+            "seed": _text(cfg.get("seed")),
+            "config": _kv(cfg),
+            "versions": _kv(res.get("versions")),
+            "engine": _kv(res.get("engine")),
+            "training": _kv(training) if isinstance(training, dict) else [],
+            "seen": seen, "seen_families": fams,
+            "schema": _text(res.get("schema_version")),
+        })
+    return out
+
+
+def _summary_line(cmp: Comparison) -> str:
+    parts = [f"{len(cmp.runs)} run" + ("s" if len(cmp.runs) != 1 else "")]
+    if cmp.shared_probes:
+        parts.append(f"{len(cmp.shared_probes)} shared probes")
+    names = []
+    for r in cmp.runs:
+        names += [n for n in r.benchmarks if n not in names]
+    if names:
+        parts.append("benchmarks: " + ", ".join(names))
+    return " · ".join(parts)
+
+
+def render_html(cmp: Comparison, title: str | None = None) -> str:
+    figures = all_figures(cmp)
+    fig_json = {k: json.loads(v.to_json()) for k, v in figures.items()}
+    examples = build_examples(cmp)
+    rb = rewardbench_table(cmp)
+    rw_not_run = {r.label: dig(r.benchmarks, "rewordbench", "not_run") for r in cmp.bench_runs("rewordbench")}
+    rw_not_run = {k: v for k, v in rw_not_run.items() if v}
+    rw_means = [(r, num(dig(r.benchmarks, "rewordbench", "score")), num(dig(r.benchmarks, "rewordbench",
+                                                                            "mean_drop")))
+                for r in cmp.bench_runs("rewordbench")]
+    if title is None:
+        title = "crome-audit report: " + " vs ".join(r.label for r in cmp.runs)
+    ctx = {
+        "title": title, "version": __version__, "summary_line": _summary_line(cmp), "cmp": cmp,
+        "verdict": verdict_table(cmp), "probes": probe_table(cmp) if cmp.shared_probes else None,
+        "figures": figures, "rewardbench": rb, "rmbench": rmbench_table(cmp), "rw_not_run": rw_not_run,
+        "rw_means": rw_means, "provenance": provenance(cmp), "glossary": GLOSSARY,
+        "has_examples": examples["total"] > 0, "n_examples": examples["total"],
+        "figures_json": script_json(fig_json), "examples_json": script_json(examples),
+        "css": Markup(_asset("style.css")), "js": Markup(_asset("report.js")),
+        "plotly_js": Markup(_plotly_js()) if figures else Markup(""),
+    }
+    return _environment().get_template("report.html.j2").render(**ctx)

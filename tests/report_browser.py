@@ -1,0 +1,101 @@
+"""Drive a real headless Chromium (Debian ``chromium`` + ``chromium-driver``) with selenium, for report tests
+and the report-size benchmark. No network: the driver binary is given explicitly (selenium-manager never runs).
+
+    from tests.report_browser import chromium_session, browser_missing
+    with chromium_session(tmp_dir) as driver:
+        info = open_report(driver, "report.html", screenshot="shot.png")
+        info["console_errors"], info["charts_expected"], info["charts_rendered"], info["seconds"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome")
+DRIVER_CANDIDATES = ("chromedriver", "/usr/lib/chromium/chromedriver", "/usr/bin/chromedriver")
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1366,900", "--hide-scrollbars")
+
+
+def _find(candidates) -> str | None:
+    for c in candidates:
+        p = c if os.path.isabs(c) else shutil.which(c)
+        if p and os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def browser_missing() -> str | None:
+    """None when Chromium, chromedriver and selenium are all present, else why not (a skip message)."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium not installed (pip install selenium)"
+    if _find(BROWSER_CANDIDATES) is None:
+        return "headless Chromium not found (apt-get install -y chromium chromium-driver)"
+    if _find(DRIVER_CANDIDATES) is None:
+        return "chromedriver not found (apt-get install -y chromium-driver)"
+    return None
+
+
+@contextlib.contextmanager
+def chromium_session(profile_root=None, width: int = 1366, height: int = 900):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="crome-chromium-", dir=profile_root)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = _find(BROWSER_CANDIDATES)
+    for f in FLAGS:
+        opts.add_argument(f)
+    opts.add_argument(f"--window-size={width},{height}")
+    opts.add_argument(f"--user-data-dir={profile}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=_find(DRIVER_CANDIDATES)), options=opts)
+    driver.set_page_load_timeout(120)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver, script: str, timeout: float = 60.0, poll: float = 0.05):
+    end = time.monotonic() + timeout
+    while True:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out waiting for: {script}")
+        time.sleep(poll)
+
+
+def open_report(driver, path, screenshot=None, full_page: bool = False) -> dict:
+    """Load a report file, wait until every chart has rendered, return what the checks need."""
+    url = Path(path).resolve().as_uri()
+    driver.get_log("browser")  # drop earlier entries
+    t0 = time.monotonic()
+    driver.get(url)
+    wait_for(driver, "return document.readyState === 'complete' && window.__cromeCharts && "
+                     "window.__cromeCharts.rendered >= window.__cromeCharts.expected")
+    seconds = time.monotonic() - t0
+    charts = driver.execute_script(
+        "return Array.from(document.querySelectorAll('div.chart')).map(d => "
+        "[d.id, d.querySelectorAll('.main-svg').length, d.getAttribute('data-rendered')])")
+    logs = driver.get_log("browser")
+    errors = [e for e in logs if e.get("level") == "SEVERE"]
+    if screenshot:
+        if full_page:
+            h = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(1366, min(int(h) + 40, 16000))
+        driver.save_screenshot(str(screenshot))
+    return {"seconds": seconds, "charts": charts, "console": logs, "console_errors": errors,
+            "charts_expected": driver.execute_script("return window.__cromeCharts.expected"),
+            "charts_rendered": driver.execute_script("return window.__cromeCharts.rendered")}
