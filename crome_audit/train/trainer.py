@@ -29,7 +29,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ..errors import CromeError, InputError
+from ..errors import ConfigError, InputError
 from .base_models import load_base_model, save_model
 from .evaluation import EvalSet
 from .losses import pair_losses
@@ -210,9 +210,14 @@ class Trainer:
                                  f"delete {self.ckpt_dir} to start over")
             acc.load_state(str(latest))
             step = state["step"]
+            resumed = True
+        else:
+            resumed = False
         if acc.is_main_process:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._truncate_log(step)
+            if resumed:
+                self._log({"step": step, "resumed_from": str(latest)})
         bar = tqdm(total=total, initial=step, desc=f"train ({self.cfg.method})", unit="step",
                    disable=not (t.progress and acc.is_main_process))
         plan_cache: dict[int, list[list[int]]] = {}
@@ -247,7 +252,7 @@ class Trainer:
                 loss_sum = loss_sum + per.detach().sum()
             total_loss = acc.reduce(loss_sum, reduction="sum").item() / len(batch)
             if not math.isfinite(total_loss):
-                raise CromeError(f"training loss became {total_loss} at step {step + 1} (last finite loss "
+                raise ConfigError(f"training loss became {total_loss} at step {step + 1} (last finite loss "
                                  f"{last_loss}); lower train.learning_rate, set train.bf16=false, or check the data "
                                  f"for empty texts; the last checkpoint in {self.ckpt_dir} is intact")
             if t.max_grad_norm:
