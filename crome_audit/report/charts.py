@@ -37,7 +37,8 @@ def sensitivity_figure(cmp: Comparison, kind: str) -> go.Figure | None:
         return None
     x = [esc(n) for n in names]
     fig = go.Figure()
-    for run in cmp.probe_runs:
+    runs = ([cmp.reference] if cmp.reference else []) + cmp.probe_runs
+    for run in runs:
         ys, up, down, hover, shapes = [], [], [], [], []
         for n in names:
             p = run.probes[n]
@@ -50,7 +51,7 @@ def sensitivity_figure(cmp: Comparison, kind: str) -> go.Figure | None:
                          f"effect {_f(e)} [{_f(lo)}, {_f(hi)}]<br>flip rate {_f(p.get('flip_rate'))}, "
                          f"n={p.get('n')}")
             shapes.append("/" if p.get("seen_in_training") else "")
-        name = esc(run.label) + (" (baseline)" if run.is_length else "")
+        name = esc(run.label) + (" (baseline)" if run.is_length and run is not cmp.reference else "")
         fig.add_bar(x=x, y=ys, name=name, marker={"color": run.color, "pattern": {"shape": shapes}},
                     error_y={"type": "data", "symmetric": False, "array": up, "arrayminus": down,
                              "thickness": 1.2, "width": 3, "color": "#374151"},
@@ -67,7 +68,7 @@ def _f(v) -> str:
 
 def scatter_figure(cmp: Comparison) -> go.Figure | None:
     """One point per RM: spurious index (x, lower is better) vs causal index (y, higher is better)."""
-    runs = [r for r in cmp.runs if r.indices.get("spurious") is not None or r.indices.get("causal") is not None]
+    runs = cmp.runs + ([cmp.reference] if cmp.reference else [])
     runs = [r for r in runs if r.indices.get("spurious") is not None and r.indices.get("causal") is not None]
     if not runs:
         return None

@@ -76,6 +76,7 @@ class Comparison:
     probe_meta: dict  # name -> {attribute, kind, family}
     notes: list[str]
     indices_recomputed: bool = False
+    reference: Run | None = None  # the model-free length baseline on the same data (results["reference"])
 
     @property
     def probe_runs(self) -> list[Run]:
@@ -200,8 +201,29 @@ def align(results_list: list[dict]) -> Comparison:
             r.indices = _indices(use, None, recompute=True)
 
     notes += _benchmark_notes(runs)
+    reference = None if any(r.is_length for r in runs) else _length_reference(with_probes, shared, recomputed)
     return Comparison(runs=runs, shared_probes=shared, probe_meta=meta, notes=notes,
-                      indices_recomputed=recomputed)
+                      indices_recomputed=recomputed, reference=reference)
+
+
+def _length_reference(with_probes: list[Run], shared: list[str], recompute: bool) -> Run | None:
+    """The length baseline that ``run`` computes on the same data, from the first run that has it."""
+    for r in with_probes:
+        ref = dig(r.results, "reference", "length")
+        if not isinstance(ref, dict) or not isinstance(ref.get("probes"), list):
+            continue
+        probes = {str(p["name"]): p for p in ref["probes"] if isinstance(p, dict) and p.get("name") is not None}
+        if not all(n in probes for n in shared):
+            continue
+        label = "length baseline" + (f" (on {r.label}'s data)" if len(with_probes) > 1 else "")
+        res = {"rm": {"name": "length"}, "probes": list(probes.values()), "summary": ref.get("summary"),
+               "clean": ref.get("clean")}
+        run = Run(label=label, results=res, color=LENGTH_COLOR, is_length=True,
+                  probes={n: probes[n] for n in shared})
+        use = [probes[n] for n in shared]
+        run.indices = _indices(use, ref.get("summary"), recompute=recompute or len(use) != len(probes))
+        return run
+    return None
 
 
 def _benchmark_notes(runs: list[Run]) -> list[str]:

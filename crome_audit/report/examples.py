@@ -92,8 +92,21 @@ def word_diff(original: str, perturbed: str) -> tuple[list, list]:
 
 
 def rebuild(original: str, segments: list) -> str:
-    """Inverse of word_diff's segments (what the browser does); used by tests."""
+    """Inverse of word_diff's segments (Python code-point offsets); used by tests."""
     return "".join(original[s[0]:s[1]] if isinstance(s, list) else s for s in segments)
+
+
+def to_utf16(original: str, segments: list, changed: list) -> tuple[list, list]:
+    """Re-express offsets in UTF-16 code units, as JavaScript's String.slice counts them (emoji = 2)."""
+    if all(ord(c) <= 0xFFFF for c in original):
+        return segments, changed
+    pos, acc = [], 0
+    for c in original:
+        pos.append(acc)
+        acc += 2 if ord(c) > 0xFFFF else 1
+    pos.append(acc)
+    segs = [[pos[s[0]], pos[s[1]]] if isinstance(s, list) else s for s in segments]
+    return segs, [[pos[a], pos[b]] for a, b in changed]
 
 
 def build_examples(cmp: Comparison) -> dict:
@@ -122,7 +135,7 @@ def build_examples(cmp: Comparison) -> dict:
                     continue
                 original = "" if ex.get("original") is None else str(ex.get("original"))
                 perturbed = "" if ex.get("perturbed") is None else str(ex.get("perturbed"))
-                segments, changed = word_diff(original, perturbed)
+                segments, changed = to_utf16(original, *word_diff(original, perturbed))
                 r0, r1 = num(ex.get("reward_original")), num(ex.get("reward_perturbed"))
                 rows.append({
                     "id": "" if ex.get("id") is None else str(ex.get("id")),

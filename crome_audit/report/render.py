@@ -147,7 +147,7 @@ def provenance(cmp: Comparison) -> list[dict]:
 def _summary_line(cmp: Comparison) -> str:
     parts = [f"{len(cmp.runs)} run" + ("s" if len(cmp.runs) != 1 else "")]
     if cmp.shared_probes:
-        parts.append(f"{len(cmp.shared_probes)} shared probes")
+        parts.append(f"{len(cmp.shared_probes)} {'shared ' if len(cmp.probe_runs) > 1 else ''}probes")
     names = []
     for r in cmp.runs:
         names += [n for n in r.benchmarks if n not in names]

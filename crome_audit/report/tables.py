@@ -54,6 +54,8 @@ def verdict_columns(cmp: Comparison) -> list[dict]:
          "Mean |effect size| over spurious probes: how much style moves the reward. Lower is better."),
         ("Probes", "Causal index", "high", "num", lambda r: r.indices.get("causal"),
          "Mean drop (in reward SDs) under causal degradations: how much content matters. Higher is better."),
+        ("Probes", "Clean pair accuracy", "high", "pct", lambda r: dig(r.results, "clean", "pairwise_accuracy"),
+         "Share of the audit's clean preference pairs the RM orders correctly (chosen > rejected)."),
         ("Probes", "Spurious (held-out)", "low", "num", lambda r: r.indices.get("spurious_heldout"),
          "Spurious index over probes the RM did not see in training."),
         ("Probes", "Causal (held-out)", "high", "num", lambda r: r.indices.get("causal_heldout"),
@@ -99,6 +101,10 @@ def verdict_table(cmp: Comparison) -> dict:
         rows.append([_cell(c["get"](run), c["kind"]) for c in cols])
     for i, c in enumerate(cols):
         mark_best(rows, i, c["better"])
+    out_rows = [{"run": r, "cells": cells, "reference": False} for r, cells in zip(cmp.runs, rows)]
+    if cmp.reference is not None:  # shown for orientation, never "best"
+        out_rows.append({"run": cmp.reference, "cells": [_cell(c["get"](cmp.reference), c["kind"]) for c in cols],
+                         "reference": True})
     groups = []
     for c in cols:
         if groups and groups[-1]["name"] == c["group"]:
@@ -106,7 +112,7 @@ def verdict_table(cmp: Comparison) -> dict:
         else:
             groups.append({"name": c["group"], "span": 1})
     return {"columns": [{k: c[k] for k in ("group", "label", "better", "help")} for c in cols],
-            "groups": groups, "rows": [{"run": r, "cells": cells} for r, cells in zip(cmp.runs, rows)]}
+            "groups": groups, "rows": out_rows}
 
 
 def probe_table(cmp: Comparison) -> dict:
