@@ -1,0 +1,128 @@
+"""``crome-audit gate`` end to end: one test per exit code, JUnit XML parsed, GitHub annotations and step
+summary, --write-baseline. Runs the real console script in a subprocess where the exit code matters."""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from crome_audit.cli import main
+from tests.report_fixtures import make_results, write_run
+
+
+def _gate(*args, env=None):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "crome_audit", "gate", *map(str, args)], capture_output=True,
+                          text=True, env=e, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gate-runs")
+    base = make_results("rm", seed=11, spurious_scale=0.3)
+    regressed = copy.deepcopy(base)
+    for p in regressed["probes"]:
+        if p["attribute"] == "length":
+            for k in ("effect_size", "ci_low", "ci_high"):
+                p[k] += 0.8
+    regressed["summary"]["spurious_index"] += 0.8 * 2 / 10
+    return {"base": write_run(root / "base", base), "regressed": write_run(root / "regressed", regressed),
+            "root": root}
+
+
+def test_exit_0_pass_with_baseline_written_by_write_baseline(runs, tmp_path):
+    r = _gate(runs["base"], "--write-baseline", tmp_path / "baseline.json")
+    assert r.returncode == 0 and "baseline written" in r.stdout
+    base = json.loads((tmp_path / "baseline.json").read_text())
+    assert base["crome_audit_baseline"] == "1.0" and base["summary"]["spurious_index_ci"]
+    r = _gate(runs["base"], "--baseline", tmp_path / "baseline.json", "--junit", tmp_path / "gate.xml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "gate PASSED" in r.stdout
+    root = ET.parse(tmp_path / "gate.xml").getroot()
+    assert root.tag == "testsuites" and root.find("testsuite").get("failures") == "0"
+
+
+def test_exit_1_regression_with_junit_annotations_and_summary(runs, tmp_path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    r = _gate(runs["regressed"], "--baseline", runs["base"], "--junit", tmp_path / "out" / "gate.xml",
+              "--max-spurious-index", "5", env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "gate FAILED" in r.stdout and "Traceback" not in r.stderr
+    # JUnit: one test case per gated metric, failures where the regression is
+    suite = ET.parse(tmp_path / "out" / "gate.xml").getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    failed = sorted(c.get("name") for c in cases if c.find("failure") is not None)
+    assert failed == ["effect:filler_sentences", "effect:length_restate", "spurious_index"]
+    assert int(suite.get("tests")) == len(cases) == 17 + 2 + 4 + 1
+    assert int(suite.get("failures")) == 3
+    assert all(c.get("classname").startswith("crome_audit.gate.") for c in cases)
+    length = next(c for c in cases if c.get("name") == "effect:length_restate")
+    assert "regression outside the CIs" in length.find("failure").get("message")
+    assert length.find("failure").text == length.find("failure").get("message")
+    # GitHub annotations, escaped per the workflow-command rules
+    errors = [ln for ln in r.stdout.splitlines() if ln.startswith("::error ")]
+    assert len(errors) == 3
+    assert any(ln.startswith("::error title=crome-audit gate%3A effect%3Alength_restate::") for ln in errors)
+    # step summary appended, as a Markdown table
+    md = summary.read_text(encoding="utf-8")
+    assert md.startswith("earlier step\n") and "crome-audit gate failed" in md
+    assert "| ❌ | effect:length_restate |" in md and "| ✅ | causal_index |" in md
+
+
+def test_exit_1_threshold_only(runs):
+    r = _gate(runs["base"], "--max-effect", "length=0.05", "--min-benchmark", "rewardbench=0.2", "-q")
+    assert r.returncode == 1
+    assert "FAIL  max_effect:length_restate" in r.stdout and "PASS" not in r.stdout
+    assert "::error" not in r.stdout  # not on GitHub: no annotations unless --github
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "nothing to gate"),
+    (["--max-effect", "length"], "expected NAME=NUMBER"),
+    (["--min-benchmark", "rewardbench=high"], "is not a number"),
+    (["--tolerance", "speed=1"], "unknown kind"),
+    (["--max-effect", "lenght=0.1"], "did you mean length"),
+    (["--baseline", "missing.json"], "no such baseline file"),
+])
+def test_exit_2_usage_and_input_errors(runs, args, message):
+    r = _gate(runs["base"], *args)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_exit_2_bad_run_file(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text('{"schema_version": "1.0"}', encoding="utf-8")
+    r = _gate(bad, "--max-spurious-index", "1")
+    assert r.returncode == 2 and "missing rm, data" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_exit_3_internal_error_is_one_line(runs, monkeypatch):
+    """An unexpected exception inside the gate (injected here) gives exit 3 and one line, not a traceback."""
+    import crome_audit.gate as gate_mod
+
+    def broken(*a, **k):
+        raise RuntimeError("simulated bug in evaluate")
+
+    monkeypatch.setattr(gate_mod, "evaluate", broken)
+    monkeypatch.delenv("CROME_AUDIT_DEBUG", raising=False)
+    r = CliRunner().invoke(main, ["gate", str(runs["base"]), "--max-spurious-index", "1"])
+    assert r.exit_code == 3
+    assert "internal error: RuntimeError: simulated bug in evaluate" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_step_summary_on_pass_and_github_flag(runs, tmp_path):
+    summary = tmp_path / "s.md"
+    r = _gate(runs["base"], "--baseline", runs["base"], "--github", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert r.returncode == 0
+    assert "::error" not in r.stdout
+    assert "crome-audit gate passed" in summary.read_text(encoding="utf-8")
