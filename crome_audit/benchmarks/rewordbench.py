@@ -45,30 +45,33 @@ def _with_prompt(prompt, new_text):
     return msgs
 
 
-def _llm_pairs(name: str, rows: list[dict], generator, pivot: str) -> tuple[list[tuple[int, dict]], dict]:
-    """Run an LLM-made transformation on the prompts. Returns ([(row index, new pair)], info)."""
+def _llm_pairs(name: str, rows: list[dict], generator, pivot: str, seed: int):
+    """Run an LLM-made transformation on the prompts. Returns ([(row index, new pair)], info). Prompts the
+    generator's validation rejected (empty, refused, unchanged paraphrase, too different) are left out."""
     from .. import generate
 
-    if isinstance(generator, str):
+    if isinstance(generator, (str, dict)):
         generator = generate.load_generator(generator)
     texts = list(dict.fromkeys(prompt_text(r["prompt"]) for r in rows))
     if name == "paraphrase":
-        outs = generate.paraphrase(generator, texts)
+        results = generate.paraphrase(generator, texts, seed=seed)
     else:
-        outs = generate.back_translate(generator, texts, pivot)
-    outs = list(outs)
+        results = generate.back_translate(generator, texts, pivot, seed=seed)
+    outs = [getattr(r, "text", r) for r in results]
     if len(outs) != len(texts):
         raise CromeError(f"rewordbench: generator returned {len(outs)} texts for {len(texts)} prompts ({name})")
     new_text = dict(zip(texts, outs))
-    pairs, empty = [], 0
+    pairs, rejected = [], 0
     for i, r in enumerate(rows):
         text = new_text[prompt_text(r["prompt"])]
-        if not isinstance(text, str) or not text.strip() or text == prompt_text(r["prompt"]):
-            empty += 1
+        if not isinstance(text, str) or not text.strip():
+            rejected += 1
             continue
         pairs.append((i, {**r, "prompt": _with_prompt(r["prompt"], text)}))
-    info = {"generator": getattr(generator, "info", lambda: {"name": str(generator)})(),
-            "unchanged_or_empty": empty}
+    info = {"generator": generator.info() if hasattr(generator, "info") else str(generator),
+            "pairs_without_rewrite": rejected}
+    if hasattr(results, "counts"):
+        info["rewrite_counts"] = results.counts
     if name == "back_translation":
         info["pivot"] = pivot
     return pairs, info
@@ -119,7 +122,7 @@ def _select(rows, limit_per_subset):
 
 @BENCHMARKS.register("rewordbench")
 def run_rewordbench(engine, *, data=None, split=None, limit=None, seed=0, transformations=None, generator=None,
-                    subsets=None, limit_per_subset=None, pivot="German", **options):
+                    subsets=None, limit_per_subset=None, pivot="French", **options):
     """Score RewardBench and its transformations with ``engine``; return ``(entry, samples)``."""
     if options:
         raise InputError(f"rewordbench: unknown option(s) {', '.join(sorted(options))} "
@@ -129,6 +132,7 @@ def run_rewordbench(engine, *, data=None, split=None, limit=None, seed=0, transf
     rows, info = load_rewardbench(data, split, limit, subsets)
     rows = _select(rows, limit_per_subset)
     n = len(rows)
+    info = {**info, "n": n}
     prompts = [r["prompt"] for r in rows]
     rewards = engine.score(prompts + prompts, [r["chosen"] for r in rows] + [r["rejected"] for r in rows],
                            desc="rewordbench original")
@@ -146,8 +150,8 @@ def run_rewordbench(engine, *, data=None, split=None, limit=None, seed=0, transf
                                                         "(pass option generator=SPEC)"})
                 continue
             try:
-                plans[name], extra[name] = _llm_pairs(name, rows, generator, pivot)
-            except ImportError as e:
+                plans[name], extra[name] = _llm_pairs(name, rows, generator, pivot, seed)
+            except (ImportError, AttributeError) as e:
                 not_run.append({"name": name, "reason": f"generator backend unavailable: {e}"})
                 continue
         else:

@@ -227,6 +227,7 @@ def run_wildguard(engine, *, data=None, split=None, limit=None, seed=0, candidat
         "n_benign": len(records) - n_harmful,
         "tie_break": "lowest candidate index",
         "candidates": cand_info,
+        "data": cand_info,
         "prompts": prompts_info,
         "prompts_without_candidates": uncovered,
         "generator": records[0]["generator"],
