@@ -282,33 +282,50 @@ def _normalise_single(loc: str, row: dict, index: int) -> dict:
     return out
 
 
-def load_pairs(source: str | None = None, split: str | None = None, limit: int | None = None):
-    """Load preference pairs. Returns ``(pairs, info)``; info = {path, sha256, n, format}."""
-    rows, info = read_rows(source or default_data_path(), split)
-    pairs = [_normalise_pair(loc, row, i) for i, (loc, row) in enumerate(rows)]
-    if limit is not None:
-        pairs = pairs[:limit]
-    info["n"] = len(pairs)
-    return pairs, info
-
-
-def load_responses(source: str, split: str | None = None, limit: int | None = None):
-    """Load single responses ``{prompt, response}``. Returns ``(records, info)``."""
-    rows, info = read_rows(source, split)
-    records = [_normalise_single(loc, row, i) for i, (loc, row) in enumerate(rows)]
+def _normalise_all(rows, info, normalise, limit, skip_invalid):
+    records, skipped = [], []
+    for i, (loc, row) in enumerate(rows):
+        try:
+            records.append(normalise(loc, row, i))
+        except InputError as e:
+            if not skip_invalid:
+                raise
+            skipped.append(str(e))
+    if not records:
+        raise InputError(f"{info['path']}: no valid rows ({len(skipped)} skipped; first: {skipped[0]})")
     if limit is not None:
         records = records[:limit]
     info["n"] = len(records)
+    if skipped:
+        info["n_skipped"] = len(skipped)
+        info["skipped_examples"] = skipped[:5]
     return records, info
 
 
-def load_records(source: str | None = None, split: str | None = None, limit: int | None = None):
+def load_pairs(source: str | None = None, split: str | None = None, limit: int | None = None,
+               skip_invalid: bool = False):
+    """Load preference pairs. Returns ``(pairs, info)``; info = {path, sha256, n, format}.
+
+    ``skip_invalid``: drop rows that fail validation (counted in ``info["n_skipped"]``) instead of stopping
+    at the first one (real sets have a few, e.g. 4 HH-RLHF harmless test dialogues end in an empty turn)."""
+    rows, info = read_rows(source or default_data_path(), split)
+    return _normalise_all(rows, info, _normalise_pair, limit, skip_invalid)
+
+
+def load_responses(source: str, split: str | None = None, limit: int | None = None, skip_invalid: bool = False):
+    """Load single responses ``{prompt, response}``. Returns ``(records, info)``."""
+    rows, info = read_rows(source, split)
+    return _normalise_all(rows, info, _normalise_single, limit, skip_invalid)
+
+
+def load_records(source: str | None = None, split: str | None = None, limit: int | None = None,
+                 skip_invalid: bool = False):
     """Load pairs or single responses, whichever the first row holds. Returns ``(records, info, kind)``."""
-    rows, _ = read_rows(source or default_data_path(), split)
+    rows, info = read_rows(source or default_data_path(), split)
     first = rows[0][1]
     if "response" in first and "chosen" not in first:
-        return (*load_responses(source, split, limit), "responses")
-    return (*load_pairs(source, split, limit), "pairs")
+        return (*_normalise_all(rows, info, _normalise_single, limit, skip_invalid), "responses")
+    return (*_normalise_all(rows, info, _normalise_pair, limit, skip_invalid), "pairs")
 
 
 def write_jsonl_atomic(path: str | os.PathLike, records) -> None:

@@ -35,7 +35,11 @@ def wilcoxon_p(deltas) -> float:
         return 1.0
     if x.size < 2:
         return math.nan
-    return float(wilcoxon(x, zero_method="wilcox", alternative="two-sided").pvalue)
+    # exact null distribution for small samples without ties; the normal approximation otherwise
+    # (scipy would fall back to a slow permutation test for small samples with ties)
+    exact = x.size <= 25 and np.unique(np.abs(x)).size == x.size
+    method = "exact" if exact else "asymptotic"
+    return float(wilcoxon(x, zero_method="wilcox", alternative="two-sided", method=method).pvalue)
 
 
 def flip_rate(orig_better, orig_worse, new_better_or_worse, perturbed: str) -> float:

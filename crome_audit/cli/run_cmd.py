@@ -53,6 +53,7 @@ def training_info(rm_spec: str) -> dict | None:
 @click.option("--split", default=None, help="Split for hub datasets (default: train).")
 @click.option("--suite", default="default", show_default=True, help="Probe suite: built-in name or a YAML file.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N records.")
+@click.option("--skip-invalid", is_flag=True, help="Skip rows that fail validation (counted) instead of stopping.")
 @click.option("--out", "out_dir", default=None, help="Output folder (default: reports/<rm name>).")
 @click.option("--seed", type=int, default=None, help="Seed for probes and bootstrap (default: the suite's, else 0).")
 @click.option("--benchmarks", default="", help="Comma-separated benchmarks to run too (rewardbench, rewordbench, ...).")
@@ -63,7 +64,7 @@ def training_info(rm_spec: str) -> dict | None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @cli_errors
 def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype, trust_remote_code,
-        cache_path, no_cache, data, split, suite, limit, out_dir, seed, benchmarks, bench_data, bench_option,
+        cache_path, no_cache, data, split, suite, limit, skip_invalid, out_dir, seed, benchmarks, bench_data, bench_option,
         max_examples, no_report, quiet):
     """Audit a reward model with spurious and causal probes (and optional benchmarks)."""
     from ..audit import run_audit
@@ -88,7 +89,7 @@ def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template,
             get_benchmark(name)  # unknown names fail now, before any scoring
     suite_obj = load_suite(suite)
     seed = seed if seed is not None else (suite_obj.seed if suite_obj.seed is not None else 0)
-    records, data_info, kind = load_records(data or default_data_path(), split, limit)
+    records, data_info, kind = load_records(data or default_data_path(), split, limit, skip_invalid)
     if data is None:
         data_info["path"] = "bundled:sample_pairs.jsonl"
     out = Path(out_dir or Path("reports") / _slug(rm_spec))
@@ -115,7 +116,7 @@ def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template,
     seconds = time.perf_counter() - t0
 
     config = {**rm_config(**opts), "data": data_info["path"], "split": split, "suite": suite_obj.source,
-              "suite_probes": suite_obj.spec, "limit": limit, "seed": seed, "benchmarks": bench_names,
+              "suite_probes": suite_obj.spec, "limit": limit, "skip_invalid": skip_invalid, "seed": seed, "benchmarks": bench_names,
               "bench_data": bench_data, "bench_options": bench_opts, "max_examples": max_examples}
     rm_entry = {"name": rm_spec, "fingerprint": engine.rm.fingerprint, "info": engine.rm.info()}
     if training:

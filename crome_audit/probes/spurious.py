@@ -91,7 +91,7 @@ class FormatStrip(Probe):
         if not has_markdown(text) or "```" in text:
             return None
         text = re.sub(r"(?m)^\s*#{1,6}\s+", "", text)
-        text = re.sub(r"(?m)^(\s*)([-*+]|\d+\.)\s+", r"\1", text)
+        text = re.sub(r"(?m)^(\s*)[-*+]\s+", r"\1", text)  # numbered lists stay: numbers are content
         text = re.sub(r"\*\*([^*]+)\*\*|__([^_]+)__", lambda m: m.group(1) or m.group(2), text)
         text = re.sub(r"`([^`]+)`", r"\1", text)
         return text if text != item.response else None

@@ -1,0 +1,73 @@
+"""Scoring engine + SQLite cache: dedupe, resume after an interruption, warm re-runs, NaN rejection."""
+
+import math
+
+import pytest
+
+from crome_audit.cache import ScoreCache
+from crome_audit.engine import ScoringEngine
+from crome_audit.errors import InputError
+from crome_audit.models import RewardModel, load_reward_model
+
+
+class CountingRM(RewardModel):
+    name = "counting"
+    fingerprint = "counting-v1"
+    default_batch_size = 2
+
+    def __init__(self, fail_after=None, value=None):
+        self.calls, self.seen, self.fail_after, self.value = 0, 0, fail_after, value
+
+    def score(self, prompts, responses):
+        self.calls += 1
+        if self.fail_after is not None and self.seen >= self.fail_after:
+            raise KeyboardInterrupt
+        self.seen += len(responses)
+        return [self.value if self.value is not None else float(len(r)) for r in responses]
+
+
+def test_dedupe_and_order():
+    rm = CountingRM()
+    eng = ScoringEngine(rm, progress=False)
+    out = eng.score(["p", "p", "q", "p"], ["aa", "aa", "aa", "b"])
+    assert out == [2.0, 2.0, 2.0, 1.0]
+    assert eng.stats == {"requested": 4, "unique": 3, "cache_hits": 0, "scored": 3}
+
+
+def test_cache_resume_and_warm_rerun(tmp_path):
+    prompts = [f"p{i}" for i in range(10)]
+    responses = ["x" * i for i in range(10)]
+    cache = ScoreCache(tmp_path / "c.sqlite")
+    with pytest.raises(KeyboardInterrupt):
+        ScoringEngine(CountingRM(fail_after=4), cache=cache, progress=False).score(prompts, responses)
+    assert cache.count("counting-v1") == 4  # committed chunk by chunk
+    rm = CountingRM()
+    eng = ScoringEngine(rm, cache=ScoreCache(tmp_path / "c.sqlite"), progress=False)
+    assert eng.score(prompts, responses) == [float(i) for i in range(10)]
+    assert eng.stats["cache_hits"] == 4 and eng.stats["scored"] == 6
+    warm_rm = CountingRM()
+    warm = ScoringEngine(warm_rm, cache=ScoreCache(tmp_path / "c.sqlite"), progress=False)
+    warm.score(prompts, responses)
+    assert warm.stats["scored"] == 0 and warm_rm.calls == 0
+
+
+def test_nan_reward_is_an_input_error():
+    with pytest.raises(InputError, match="returned nan"):
+        ScoringEngine(CountingRM(value=math.nan), progress=False).score(["p"], ["r"])
+
+
+def test_hf_engine_batch_size_invariance_and_cache(tiny_decoder_rm, tmp_path):
+    prompts = [f"question {i} " * (i % 7 + 1) for i in range(40)]
+    responses = [f"answer {i} " * (i * 3 % 23 + 1) for i in range(40)]
+    results = []
+    for bs, tokens in [(1, 8192), (7, 8192), ("auto", 300), ("auto", 100000)]:
+        rm = load_reward_model(tiny_decoder_rm, batch_size=bs, max_batch_tokens=tokens)
+        results.append(ScoringEngine(rm, progress=False).score(prompts, responses))
+    for other in results[1:]:
+        assert other == pytest.approx(results[0], abs=1e-5)
+    cache = ScoreCache(tmp_path / "hf.sqlite")
+    rm = load_reward_model(tiny_decoder_rm)
+    ScoringEngine(rm, cache=cache, progress=False).score(prompts, responses)
+    eng = ScoringEngine(load_reward_model(tiny_decoder_rm), cache=cache, progress=False)
+    assert eng.score(prompts, responses) == pytest.approx(results[0], abs=1e-5)
+    assert eng.stats["scored"] == 0
