@@ -61,6 +61,8 @@ class ModelConfig:
     lora_alpha: int = _f(32, "LoRA alpha (scale = alpha / r).")
     lora_dropout: float = _f(0.05, "LoRA dropout.")
     lora_target_modules: list[str] | str = _f("all-linear", "Modules that get LoRA adapters ('all-linear' or names).")
+    disable_dropout: bool = _f(True, "Set every dropout probability to 0 while training (as TRL's RewardTrainer "
+                                     "does); also makes N processes follow the same curve as one.")
     gradient_checkpointing: bool = _f(False, "Recompute activations in backward to save memory.")
 
 

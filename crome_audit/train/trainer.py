@@ -117,6 +117,12 @@ class Trainer:
 
         m = self.cfg.model
         model, tok, self.model_info = load_base_model(m, seed=self.t.seed)
+        if m.disable_dropout:
+            import torch
+
+            for mod in model.modules():
+                if isinstance(mod, torch.nn.Dropout):
+                    mod.p = 0.0
         if m.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             model.config.use_cache = False
