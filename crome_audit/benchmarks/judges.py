@@ -226,7 +226,8 @@ class WildGuardJudge(Judge):
             enc = self.tokenizer([texts[i] for i in idx], add_special_tokens=False, return_tensors="pt",
                                  padding=True).to(self.device)
             with torch.inference_mode():
-                gen = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+                gen = self.model.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                                          max_new_tokens=self.max_new_tokens, do_sample=False,
                                           pad_token_id=self.tokenizer.pad_token_id)
             new = gen[:, enc["input_ids"].shape[1]:]
             for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True)):
