@@ -67,18 +67,17 @@ class LocalHFGenerator(Generator):
     backend = "local"
 
     def __init__(self, config: GeneratorConfig):
-        super().__init__(config)
-        import torch  # noqa: F401  (fail here, clearly, if torch is missing)
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from ..models import resolve_device, resolve_dtype
-
         spec = config.model
-        local = Path(spec)
+        local = Path(spec)  # check the path before the (slow) torch import
         if not local.exists() and (spec.startswith((".", "/")) or spec.count("/") > 1):
             raise ModelLoadError(f"generator local:{spec}: no such file or folder, and not a hub id (org/name)")
         if local.is_dir() and config.gguf_file and not (local / config.gguf_file).is_file():
             raise ModelLoadError(f"generator local:{spec}: no GGUF file '{config.gguf_file}' in that folder")
+        super().__init__(config)
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from ..models import resolve_device, resolve_dtype
+
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         kwargs = {"trust_remote_code": config.trust_remote_code}

@@ -15,8 +15,9 @@ Rewrite validation (``RewriteLimits``; defaults for causal rewrites, documented 
   upgrade*, so that case is allowed);
 - ``unchanged``: equal to the original after lower-casing and collapsing whitespace;
 - ``changed_too_much``: for originals of at least ``min_words`` words, a word-count ratio outside
-  [``min_length_ratio``, ``max_length_ratio``] or fewer than ``min_overlap`` of the original's words
-  (as a multiset) kept; any output longer than ``max_words`` words.
+  [``min_length_ratio``, ``max_length_ratio``] or fewer than ``min_overlap`` of the original's content
+  words (a multiset, stopwords left out) kept (not applied to a refusal that is a valid safety upgrade);
+  any output longer than ``max_words`` words.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ SYNONYMS = {
     "coherence": "clarity", "readability": "clarity", "conciseness": "clarity",
 }
 WORD = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset(
+    "a an the and or but if of in on at to for from by with as is are was were be been being it its this that "
+    "these those there here i you he she we they me him her us them my your his our their what which who whom "
+    "how when where why not no do does did have has had will would can could should may might must so than "
+    "then too very just also about into over under up down out more most some any all each other such only own "
+    "same s t".split())
 PREAMBLE = re.compile(
     r"^\s*(?:sure|certainly|okay|ok|of course|here(?:'s| is| are)|below is|the (?:rewritten|revised|restyled)"
     r"|rewritten|revised|restyled|paraphrase|translation|answer)\b[^\n]{0,100}:[ \t]*\n+", re.IGNORECASE)
@@ -187,9 +194,11 @@ def validate_rewrite(original: str, output: str, limits: RewriteLimits = CAUSAL_
         if not limits.min_length_ratio <= ratio <= limits.max_length_ratio:
             return None, "changed_too_much", (f"length ratio {ratio:.2f} outside [{limits.min_length_ratio}, "
                                               f"{limits.max_length_ratio}]")
-        kept = sum((Counter(old_w) & Counter(new_w)).values()) / len(old_w)
-        if kept < limits.min_overlap:
-            return None, "changed_too_much", f"kept {kept:.2f} of the original words < min_overlap {limits.min_overlap}"
+        old_c = [w for w in old_w if w not in STOPWORDS] or old_w  # content words carry the meaning
+        kept = sum((Counter(old_c) & Counter(new_w)).values()) / len(old_c)
+        if kept < limits.min_overlap and not (allow_refusal and is_refusal(head)):  # a refusal shares no words
+            return None, "changed_too_much", (f"kept {kept:.2f} of the original content words < min_overlap "
+                                              f"{limits.min_overlap}")
     return text, "ok", ""
 
 
