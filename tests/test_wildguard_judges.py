@@ -121,20 +121,9 @@ def test_wildguard_unavailable_is_a_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_causal_lm(tmp_path_factory):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from tests.wildguard_tiny_lm import build_tiny_causal_lm
 
-    from tests.tiny_models import local_tokenizer
-
-    out = tmp_path_factory.mktemp("tiny-causal")
-    tok = local_tokenizer()
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                      num_key_value_heads=2, intermediate_size=64, max_position_embeddings=1024,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id, bos_token_id=tok.cls_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    return str(out)
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-causal"))
 
 
 def test_wildguard_generation_path_with_a_tiny_random_lm(tiny_causal_lm):
