@@ -25,7 +25,7 @@ import random
 from collections import Counter
 
 from ..data import prompt_text
-from ..errors import CromeError
+from ..errors import InputError
 from .config import AugmentConfig
 from .interventions import for_attribute
 
@@ -89,54 +89,34 @@ def _generator_causal(pairs, rubrics, cfg, rng, generator, out, counts):
         attrs = list(rubrics.get(pair["id"], []))
         rng.shuffle(attrs)
         for attr in attrs[: cfg.max_causal_per_pair]:
-            items.append({"id": pair["id"], "prompt": pair["prompt"], "response": pair["chosen"], "attribute": attr,
+            items.append({"prompt": pair["prompt"], "response": pair["chosen"], "attribute": attr,
                           "direction": "degrade", "pair": pair})
             if cfg.upgrades:
-                items.append({"id": pair["id"], "prompt": pair["prompt"], "response": pair["rejected"],
-                              "attribute": attr, "direction": "upgrade", "pair": pair})
-    rewrites, rejected = _call_rewrites(counterfactual_rewrites, generator, items)
-    counts["generator_rejected"] += rejected
-    for item, new in zip(items, rewrites):
-        if new is None:
+                items.append({"prompt": pair["prompt"], "response": pair["rejected"], "attribute": attr,
+                              "direction": "upgrade", "pair": pair})
+    if not items:
+        return
+    results = counterfactual_rewrites(generator, [{k: v for k, v in it.items() if k != "pair"} for it in items])
+    _count_statuses(results, counts)
+    for item, res in zip(items, results):
+        if not res.ok:
             continue
         pair, attr, direction = item["pair"], item["attribute"], item["direction"]
         family = f"generator.{attr}.{direction}"
-        chosen, rej = (pair["chosen"], new) if direction == "degrade" else (new, pair["rejected"])
+        chosen, rej = (pair["chosen"], res.text) if direction == "degrade" else (res.text, pair["rejected"])
         out.append(_example(pair["prompt"], chosen, rej, "pref", "causal", family, attr, direction, pair["id"],
                             len(out)))
         counts[family] += 1
-    if items and not any(r is not None for r in rewrites):
-        raise CromeError(f"generator produced no valid rewrite for any of {len(items)} requests "
-                         f"({rejected} rejected as empty/unchanged/refused/changed too much)")
+    if not any(r.ok for r in results):
+        raise InputError(f"generator produced no valid rewrite for any of {len(items)} requests "
+                         f"(statuses: {results.counts}; first output: {results[0].raw[:80]!r}); check the "
+                         f"generator model/server")
 
 
-def _call_rewrites(fn, generator, items):
-    """Call the generator task and normalise its answer to (list[str | None] aligned with items, n_rejected)."""
-    plain = [{k: v for k, v in it.items() if k != "pair"} for it in items]
-    result = fn(generator, plain)
-    n_rej = 0
-    if isinstance(result, tuple) and len(result) == 2:
-        result, rej = result
-        n_rej = sum(rej.values()) if isinstance(rej, dict) else int(rej or 0)
-    elif hasattr(result, "rewrites"):
-        n_rej = sum(getattr(result, "rejected", {}).values()) if isinstance(getattr(result, "rejected", None), dict) \
-            else int(getattr(result, "rejected", 0) or 0)
-        result = result.rewrites
-    if isinstance(result, dict):  # keyed by position
-        result = [result.get(i) for i in range(len(items))]
-    if not isinstance(result, list) or len(result) != len(items):
-        raise CromeError(f"generator returned {type(result).__name__} for {len(items)} rewrite requests")
-    out = []
-    for it, r in zip(items, result):
-        if isinstance(r, dict):
-            r = r.get("rewrite", r.get("text")) if r.get("ok", True) else None
-        if not isinstance(r, str) or not r.strip() or r.strip() == it["response"].strip():
-            if r is not None:
-                n_rej += 1
-            out.append(None)
-        else:
-            out.append(r)
-    return out, n_rej
+def _count_statuses(results, counts):
+    for status, n in results.rejected.items():
+        counts["generator_rejected"] += n
+        counts[f"generator_rejected.{status}"] += n
 
 
 def _neutrals(pairs, pool, cfg, rng, out, counts):
@@ -161,16 +141,14 @@ def _neutrals(pairs, pool, cfg, rng, out, counts):
 
 
 def _style_neutrals(pairs, cfg, rng, generator, out, counts):
-    from ..generate.tasks import counterfactual_rewrites
+    from ..generate.tasks import neutral_restyles
 
-    items = [{"id": p["id"], "prompt": p["prompt"], "response": p["chosen"], "attribute": "style",
-              "direction": "neutral", "pair": p} for p in pairs]
-    rewrites, rejected = _call_rewrites(counterfactual_rewrites, generator, items)
-    counts["generator_rejected"] += rejected
-    for item, new in zip(items, rewrites):
-        if new is not None:
-            out.append(_example(item["prompt"], item["response"], new, "tie", "neutral", STYLE_FAMILY, None,
-                                "neutral", item["id"], len(out)))
+    results = neutral_restyles(generator, [{"prompt": p["prompt"], "response": p["chosen"]} for p in pairs])
+    _count_statuses(results, counts)
+    for pair, res in zip(pairs, results):
+        if res.ok:
+            out.append(_example(pair["prompt"], pair["chosen"], res.text, "tie", "neutral", STYLE_FAMILY, None,
+                                "neutral", pair["id"], len(out)))
             counts[STYLE_FAMILY] += 1
 
 
@@ -210,8 +188,10 @@ def augment_pairs(method: str, pairs: list[dict], rubrics: dict, cfg: AugmentCon
                "causal": sum(r["kind"] == "causal" for r in out),
                "neutral": sum(r["label"] == "tie" for r in out),
                "preference": sum(r["label"] == "pref" for r in out),
-               "by_family": dict(sorted((k, v) for k, v in counts.items() if k != "generator_rejected")),
-               "generator_rejected": counts.get("generator_rejected", 0)}
+               "by_family": dict(sorted((k, v) for k, v in counts.items() if not k.startswith("generator_rej"))),
+               "generator_rejected": counts.get("generator_rejected", 0),
+               "generator_rejected_by_status": {k.split(".", 1)[1]: v for k, v in sorted(counts.items())
+                                                if k.startswith("generator_rejected.")}}
     return out, summary
 
 

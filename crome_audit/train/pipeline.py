@@ -129,16 +129,11 @@ class Pipeline:
         return m
 
     def generator(self):
+        """The configured generator backend (crome_audit.generate), built once; None without a config."""
         if self._generator is None and self.cfg.generator:
-            from ..generate import GeneratorConfig, load_generator
+            from ..generate import load_generator
 
-            gcfg = self.cfg.generator
-            if isinstance(gcfg, dict):
-                try:
-                    gcfg = GeneratorConfig(**gcfg)
-                except TypeError as e:
-                    raise InputError(f"generator: {e}") from None
-            self._generator = load_generator(gcfg)
+            self._generator = load_generator(self.cfg.generator)
         return self._generator
 
     # ------------------------------------------------------------------ data

@@ -10,7 +10,8 @@ safety; prompts that ask for code (or whose answers hold code) add code_correctn
 
 With ``augment.rubric_source: generator`` an oracle LLM lists the attributes through
 ``crome_audit.generate.tasks.generate_rubrics``; answers naming no known attribute are rejected, counted,
-and the prompt falls back to the offline rule (so one bad answer never drops a pair silently).
+and the prompt falls back to the offline rule (so one bad answer never drops a pair silently). A generator
+whose every answer is unusable stops the stage (InputError, exit 2).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from __future__ import annotations
 import re
 
 from ..data import prompt_text
-from ..errors import CromeError
-from .config import ATTRIBUTES, AugmentConfig
+from ..errors import InputError
+from .config import AugmentConfig
 
 CODE_RE = re.compile(r"\b(code|python|javascript|function|program|script|sql|regex|bug|compile|class)\b|```",
                      re.IGNORECASE)
@@ -38,25 +39,6 @@ def offline_rubric(pair: dict, allowed) -> list[str]:
     return [a for a in attrs if a in allowed]
 
 
-def _normalise_generated(answer, allowed) -> list[str] | None:
-    """Accept a list of names, a dict with 'attributes', or a comma/newline separated string."""
-    if isinstance(answer, dict):
-        answer = answer.get("attributes", answer.get("rubric"))
-    if isinstance(answer, str):
-        answer = re.split(r"[,\n;]+", answer)
-    if not isinstance(answer, (list, tuple)):
-        return None
-    names = []
-    for a in answer:
-        name = a.get("attribute", a.get("name")) if isinstance(a, dict) else a
-        if not isinstance(name, str):
-            continue
-        name = name.strip().strip("-*• ").lower().replace(" ", "_")
-        if name in ATTRIBUTES and name in allowed and name not in names:
-            names.append(name)
-    return names or None
-
-
 def build_rubrics(pairs: list[dict], cfg: AugmentConfig, generator=None) -> tuple[dict[str, list[str]], dict]:
     """Returns ({pair id: [attributes]}, counts)."""
     allowed = set(cfg.attributes)
@@ -65,25 +47,21 @@ def build_rubrics(pairs: list[dict], cfg: AugmentConfig, generator=None) -> tupl
     if cfg.rubric_source == "generator":
         from ..generate.tasks import generate_rubrics
 
-        answers = generate_rubrics(generator, [p["prompt"] for p in pairs])
-        answers = getattr(answers, "rubrics", answers)
-        if isinstance(answers, tuple):  # (rubrics, rejection counts)
-            answers, extra = answers
-            counts["generator_counts"] = extra
-        if len(answers) != len(pairs):
-            raise CromeError(f"generator returned {len(answers)} rubrics for {len(pairs)} prompts")
-        for pair, ans in zip(pairs, answers):
-            names = _normalise_generated(ans, allowed)
-            if names is None:
+        results = generate_rubrics(generator, [p["prompt"] for p in pairs], attributes=list(cfg.attributes))
+        counts["generator_counts"] = results.counts
+        for pair, names in zip(pairs, results.rubrics):
+            if not names:  # unusable output: the offline rule, counted
                 counts["rejected"] += 1
-                names = offline_rubric(pair, allowed)
                 counts["offline"] += 1
+                names = offline_rubric(pair, allowed)
             else:
                 counts["generated"] += 1
             rubrics[pair["id"]] = names
         if counts["generated"] == 0:
-            raise CromeError(f"generator returned no usable rubric for any of {len(pairs)} prompts "
-                             f"(answers must name attributes among {', '.join(sorted(allowed))})")
+            raw = results[0].raw[:80] if len(results) else ""
+            raise InputError(f"generator returned no usable rubric for any of {len(pairs)} prompts (the answer must "
+                             f"be a JSON list of attributes among {', '.join(sorted(allowed))}; first answer: "
+                             f"{raw!r}); check the generator model/server")
     else:
         for pair in pairs:
             rubrics[pair["id"]] = offline_rubric(pair, allowed)
