@@ -202,6 +202,9 @@ class Trainer:
                               num_training_steps=total)
         # the scheduler is not prepared: accelerate would step it once per process (it assumes sharded
         # dataloaders); every process here walks all global steps. It is checkpointed via registration.
+        ds = getattr(acc.state, "deepspeed_plugin", None)
+        if ds is not None:  # no dataloader is prepared, so DeepSpeed needs the micro-batch size spelled out
+            ds.deepspeed_config["train_micro_batch_size_per_gpu"] = t.batch_size
         module, opt = acc.prepare(module, opt)
         acc.register_for_checkpointing(sched)
         evalset = EvalSet.build(heldout_pairs, heldout_ties, t.eval_max_pairs)
