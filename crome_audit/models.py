@@ -171,11 +171,15 @@ class HFRewardModel(RewardModel):
             kwargs["gguf_file"] = gguf_file
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(spec, **kwargs)
-            self.model = AutoModelForSequenceClassification.from_pretrained(spec, num_labels=1, dtype=self.dtype,
-                                                                            **kwargs)
+            self.model, loading = AutoModelForSequenceClassification.from_pretrained(
+                spec, num_labels=1, dtype=self.dtype, output_loading_info=True, **kwargs)
         except Exception as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelLoadError(f"--rm {spec}: cannot load as a sequence-classification RM: {first}") from None
+        fresh_head = [k for k in loading.get("missing_keys", []) if k.split(".")[0] in ("score", "classifier")]
+        if fresh_head:  # a base LM or encoder: its "rewards" would be a random head's, different at every load
+            raise ModelLoadError(f"--rm {spec}: has no reward head ({', '.join(sorted(fresh_head))} missing): "
+                                 "a base model, not a trained reward model")
         if self.model.config.num_labels != 1:
             raise ModelLoadError(f"--rm {spec}: has num_labels={self.model.config.num_labels}, need 1 (a reward head)")
         if self.tokenizer.pad_token_id is None:

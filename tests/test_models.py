@@ -122,3 +122,16 @@ def test_remote_code_stays_off(tiny_encoder_rm, tmp_path):
     with pytest.raises(ModelLoadError, match="cannot load"):
         load_reward_model(str(folder), trust_remote_code=True)
     assert marker.exists()
+
+
+def test_base_model_without_reward_head_is_refused(tmp_path):
+    from transformers import BertConfig, BertModel
+
+    from tests.tiny_models import local_tokenizer
+
+    tok = local_tokenizer()
+    BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(tmp_path / "base")
+    tok.save_pretrained(tmp_path / "base")
+    with pytest.raises(ModelLoadError, match="no reward head"):
+        load_reward_model(str(tmp_path / "base"))

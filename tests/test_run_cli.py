@@ -126,3 +126,19 @@ def test_nan_rewards_exit_2(tmp_path):
     res = CliRunner().invoke(main, ["run", "--rm", f"py:{mod}:f", "--out", str(tmp_path / "o"), "--limit", "5"])
     assert res.exit_code == 2 and "returned nan" in res.output
     assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_run_with_benchmarks(tmp_path, shared_data):
+    out = tmp_path / "rb"
+    rb = shared_data / "rewardbench" / "filtered.jsonl"
+    res = run(["--rm", "length", "--suite", "quick", "--limit", "10", "--out", str(out), "--no-report",
+               "--benchmarks", "rewardbench", "--bench-data", f"rewardbench={rb}",
+               "--bench-option", "rewardbench.subsets=xstest-should-refuse,hep-python"])
+    assert res.exit_code == 0, res.output
+    r = read_results(out)
+    entry = r["benchmarks"]["rewardbench"]
+    assert set(entry["subsets"]) == {"xstest-should-refuse", "hep-python"} and 0 <= entry["score"] <= 1
+    rows = [json.loads(x) for x in open(out / "samples.jsonl")]
+    bench_rows = [x for x in rows if x.get("benchmark") == "rewardbench"]
+    assert len(bench_rows) == 154 + 164
+    assert r["probes"] and r["summary"]["spurious_index"] is not None
