@@ -50,13 +50,14 @@ def _llm_pairs(name: str, rows: list[dict], generator, pivot: str, seed: int):
     generator's validation rejected (empty, refused, unchanged paraphrase, too different) are left out."""
     from .. import generate
 
-    if isinstance(generator, (str, dict)):
-        generator = generate.load_generator(generator)
+    task = getattr(generate, "paraphrase" if name == "paraphrase" else "back_translate", None)
+    if task is None:
+        raise ImportError(f"crome_audit.generate has no {name} task")
     texts = list(dict.fromkeys(prompt_text(r["prompt"]) for r in rows))
     if name == "paraphrase":
-        results = generate.paraphrase(generator, texts, seed=seed)
+        results = task(generator, texts, seed=seed)
     else:
-        results = generate.back_translate(generator, texts, pivot, seed=seed)
+        results = task(generator, texts, pivot, seed=seed)
     outs = [getattr(r, "text", r) for r in results]
     if len(outs) != len(texts):
         raise CromeError(f"rewordbench: generator returned {len(outs)} texts for {len(texts)} prompts ({name})")
@@ -141,7 +142,7 @@ def run_rewordbench(engine, *, data=None, split=None, limit=None, seed=0, transf
 
     plans: dict[str, list[tuple[int, dict]]] = {}
     extra: dict[str, dict] = {}
-    not_run = []
+    not_run, owned = [], None
     for name in names:
         t = TRANSFORMATIONS.get(name)
         if t.llm:
@@ -150,8 +151,12 @@ def run_rewordbench(engine, *, data=None, split=None, limit=None, seed=0, transf
                                                         "(pass option generator=SPEC)"})
                 continue
             try:
+                if isinstance(generator, (str, dict)):  # a spec: load the backend once for all LLM transforms
+                    from ..generate import load_generator
+
+                    generator = owned = load_generator(generator)
                 plans[name], extra[name] = _llm_pairs(name, rows, generator, pivot, seed)
-            except (ImportError, AttributeError) as e:
+            except ImportError as e:
                 not_run.append({"name": name, "reason": f"generator backend unavailable: {e}"})
                 continue
         else:
@@ -161,6 +166,8 @@ def run_rewordbench(engine, *, data=None, split=None, limit=None, seed=0, transf
             where = t.meta()["sections"] or t.meta()["subsets"] or "all"
             not_run.append({"name": name, "reason": f"changes no pair of this data (applies to {where})"})
 
+    if owned is not None and hasattr(owned, "close"):
+        owned.close()
     flat = [(name, i, p) for name, pairs in plans.items() for i, p in pairs]
     m = len(flat)
     new = engine.score([p["prompt"] for _, _, p in flat] * 2,

@@ -39,7 +39,7 @@ from .judges import load_judge
 ENV_VAR = "CROME_AUDIT_WILDGUARD"
 HUB_ID, HUB_CONFIG, HUB_SPLIT = "allenai/wildguardmix", "wildguardtest", "test"
 DEFAULT_N = (1, 2, 4, 8, 16)
-LABELS = {"harmful": "harmful", "safe": "benign", "unharmful": "benign", "benign": "benign"}
+LABELS = {"harmful": "harmful", "safe": "benign", "unharmful": "benign", "benign": "benign", "harmless": "benign"}
 KNOWN_OPTIONS = ("candidates", "judge", "judge_model", "judge_device", "n_values")
 
 
