@@ -164,9 +164,10 @@ def compare(model, ours, theirs) -> dict:
             "outcomes_differing": flips, "max_abs_reward_diff": max_diff}
 
 
-def gpu_mode(model: str | None, batch: int) -> None:
+def gpu_mode(model: str | None, batch: int, device: str = "cuda", limit: int | None = None) -> None:
     """On a GPU: our engine (length-sorted token-budget batches) vs batches of 8 in data order with left
-    padding (the peer's scheme), same model, same texts, in one process. No peer package needed."""
+    padding (the peer's scheme), same model, same texts, in one process. No peer package needed.
+    ``device="cpu"`` with a small ``limit`` only checks that the code runs."""
     import torch
 
     sys.path.insert(0, str(ROOT))
@@ -174,7 +175,8 @@ def gpu_mode(model: str | None, batch: int) -> None:
     from crome_audit.engine import ScoringEngine
     from crome_audit.models import load_reward_model
 
-    assert torch.cuda.is_available(), "--gpu needs a CUDA device"
+    assert device == "cpu" or torch.cuda.is_available(), "--gpu needs a CUDA device"
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     path = model or str(RUN / "models" / "minilm-rm")
     if not Path(path, "config.json").is_file() and model is None:
         from tests.tiny_models import minilm_path
@@ -182,30 +184,32 @@ def gpu_mode(model: str | None, batch: int) -> None:
         from transformers import AutoTokenizer, BertForSequenceClassification
         BertForSequenceClassification.from_pretrained(minilm_path(), num_labels=1).save_pretrained(path)
         AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(path)
-    rows, _ = load_rewardbench(str(DATA))
+    rows, _ = load_rewardbench(str(DATA), limit=limit)
     prompts = [r["prompt"] for r in rows] * 2
     responses = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
-    rm = load_reward_model(path, device="cuda", dtype="bf16", max_length=512, template=MINILM_TEMPLATE)
+    rm = load_reward_model(path, device=device, dtype="bf16" if device != "cpu" else "fp32", max_length=512, template=MINILM_TEMPLATE)
     texts = [rm.formatter.text(p, r) for p, r in zip(prompts, responses)]
     tok, net = rm.tokenizer, rm.model
     ScoringEngine(rm, progress=False).score(prompts[:64], responses[:64])  # warm-up (kernels, allocator)
-    torch.cuda.synchronize()
+    sync()
     start = time.perf_counter()
     ours = ScoringEngine(rm, progress=False).score(prompts, responses)
-    torch.cuda.synchronize()
+    sync()
     t_ours = time.perf_counter() - start
     tok.padding_side, tok.truncation_side = "left", "left"
     start = time.perf_counter()
     theirs = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch):
-            enc = tok(texts[i : i + batch], padding=True, truncation=True, max_length=512, return_tensors="pt")
-            theirs += net(**enc.to("cuda")).logits[:, 0].float().cpu().tolist()
-    torch.cuda.synchronize()
+            enc = tok(texts[i : i + batch], padding=True, truncation=True, max_length=512, return_tensors="pt",
+                      return_token_type_ids=False)
+            theirs += net(**enc.to(device)).logits[:, 0].float().cpu().tolist()
+    sync()
     t_theirs = time.perf_counter() - start
     n = len(rows)
     agree = sum((ours[i] > ours[n + i]) == (theirs[i] > theirs[n + i]) for i in range(n)) / n
-    print(f"| GPU {torch.cuda.get_device_name()} | {Path(path).name} | {len(texts)} texts | ours {t_ours:.2f} s "
+    name = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu (dry run)"
+    print(f"| {name} | {Path(path).name} | {len(texts)} texts | ours {t_ours:.2f} s "
           f"| batches of {batch} in data order {t_theirs:.2f} s | ratio {t_theirs / t_ours:.2f}x "
           f"| pair outcomes agreeing {agree:.3f} |")
 
@@ -216,10 +220,11 @@ def main():
     ap.add_argument("--models", default="minilm-rm,tiny-llama-rm", help="comma-separated: minilm-rm,tiny-llama-rm")
     ap.add_argument("--gpu", action="store_true", help="GPU mode: ours vs batches of 8 in data order, no peer")
     ap.add_argument("--gpu-model", default=None, help="model folder for --gpu (default: the MiniLM RM)")
+    ap.add_argument("--gpu-device", default="cuda", help="device for --gpu ('cpu' + --limit: dry run of the code)")
     ap.add_argument("--batch-size", type=int, default=8, help="the peer's batch size (its default: 8)")
     args = ap.parse_args()
     if args.gpu:
-        gpu_mode(args.gpu_model, args.batch_size)
+        gpu_mode(args.gpu_model, args.batch_size, args.gpu_device, args.limit)
         return
     rewardbench = setup_peer()
     data = prepare(args.limit)
