@@ -67,6 +67,7 @@ def test_entry_recomputes_exactly_from_samples(rb_file):
     assert entry["score"] == pytest.approx(sum(r["overall"]["transformed"] for r in results.values()) / 22)
     assert entry["mean_drop"] == pytest.approx(sum(r["overall"]["drop"] for r in results.values()) / 22)
     assert results["rot13"]["meta"]["paper_name"] == "Rot-13"
+    assert results["rot13"]["example"]["prompt"].startswith("The following request is encoded with ROT-13")
 
 
 def test_length_baseline_sees_appended_text_symmetrically(rb_file):

@@ -151,6 +151,11 @@ def test_hub_format_and_cross_check(tmp_path, monkeypatch):
         run_benchmark("wildguard", engine(), candidates=good)
 
 
+def test_gated_hub_dataset_offline_is_a_clear_error():
+    with pytest.raises(InputError, match="allenai/wildguardmix .*gated"):
+        load_wildguard_prompts("allenai/wildguardmix")
+
+
 def test_bad_prompt_rows(tmp_path):
     bad = tmp_path / "p.json"
     bad.write_text(json.dumps([{"text": "a", "label": "maybe"}]))

@@ -31,6 +31,7 @@ from .rewardbench import load_rewardbench
 from .scoring import SECTIONS, is_correct, overall, score_pairs, section_scores, subset_accuracies
 from .transforms import TRANSFORMATIONS, parse_names, transform_pair
 
+EXAMPLE_CHARS = 400  # each transformation's entry shows its first transformed pair, clipped
 KNOWN_OPTIONS = ("transformations", "generator", "subsets", "limit_per_subset", "pivot")
 
 
@@ -104,6 +105,11 @@ def _summarise(rows, idx, correct_o, correct_t) -> dict:
     return {"sections": sections, "subsets": subset_rows,
             "overall": {"original": o, "transformed": t, "drop": o - t,
                         "flip_rate": sum(flips) / len(flips), "n": len(idx)}}
+
+
+def _clip(value, n: int = EXAMPLE_CHARS):
+    text = prompt_text(value)
+    return text if len(text) <= n else text[:n] + " ..."
 
 
 def _select(rows, limit_per_subset):
@@ -180,7 +186,10 @@ def run_rewordbench(engine, *, data=None, split=None, limit=None, seed=0, transf
         k += len(pairs)
         correct_o = [base["correct"][i] for i in idx]
         correct_t = [is_correct(c, r) for c, r in zip(rc, rr)]
-        results[name] = {**_summarise(rows, idx, correct_o, correct_t),
+        first = pairs[0][1]
+        example = {"subset": first["subset"], "id": first["id"],
+                   **{f: _clip(first[f]) for f in ("prompt", "chosen", "rejected")}}
+        results[name] = {**_summarise(rows, idx, correct_o, correct_t), "example": example,
                          "meta": TRANSFORMATIONS.get(name).meta(), **extra.get(name, {})}
         for j, i in enumerate(idx):
             row = rows[i]
