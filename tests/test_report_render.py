@@ -37,7 +37,7 @@ def test_three_runs_have_every_section_and_plotly_once(tmp_path):
         assert f'id="{section}"' in html, section
     for chart in ("fig-scatter", "fig-spurious", "fig-causal", "fig-rewardbench", "fig-rewordbench",
                   "fig-wildguard", "fig-rmbench"):
-        assert f'<div class="chart" id="{chart}"></div>' in html, chart
+        assert re.search(f'<div class="chart" id="{chart}" style="height: \\d+px"></div>', html), chart
     assert len(PLOTLY_BANNER.findall(html)) == 1  # plotly.js inlined exactly once
     tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", html)
     assert tags and all(t == "<script>" or t.startswith('<script type="application/json"') for t in tags), tags

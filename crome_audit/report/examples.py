@@ -18,8 +18,9 @@ import re
 
 from .compare import Comparison, num
 
-TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
-MAX_DIFF_TOKENS = 4000  # longer texts: diff on whole lines instead (SequenceMatcher is quadratic)
+TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)  # words, single punctuation marks, whitespace runs
+ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+MAX_WORD_CELLS = 250_000  # word-level diff only where len(a) * len(b) stays below this; else whole lines
 
 
 def _prompt_str(prompt) -> str:
@@ -36,54 +37,88 @@ def _prompt_str(prompt) -> str:
     return "" if prompt is None else str(prompt)
 
 
-def _line_spans(text: str) -> list[tuple[int, int]]:
-    spans, start = [], 0
+def _line_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
+    spans, start = [], base
     for line in text.splitlines(keepends=True):
         spans.append((start, start + len(line)))
         start += len(line)
     return spans
 
 
+def _word_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
+    return [(base + m.start(), base + m.end()) for m in TOKEN.finditer(text)]
+
+
+def _opcodes(a_text, b_text, a, b, a_end, b_end):
+    """SequenceMatcher opcodes over token spans, as character ranges; common prefix/suffix trimmed first."""
+    a_tok = [a_text[s:e] for s, e in a]
+    b_tok = [b_text[s:e] for s, e in b]
+    pre = 0
+    while pre < len(a_tok) and pre < len(b_tok) and a_tok[pre] == b_tok[pre]:
+        pre += 1
+    suf = 0
+    while (suf < len(a_tok) - pre and suf < len(b_tok) - pre and a_tok[-1 - suf] == b_tok[-1 - suf]):
+        suf += 1
+    ops = difflib.SequenceMatcher(None, a_tok[pre:len(a_tok) - suf], b_tok[pre:len(b_tok) - suf],
+                                  autojunk=False).get_opcodes()
+    ops = [(t, i1 + pre, i2 + pre, j1 + pre, j2 + pre) for t, i1, i2, j1, j2 in ops]
+    if pre:
+        ops.insert(0, ("equal", 0, pre, 0, pre))
+    if suf:
+        ops.append(("equal", len(a) - suf, len(a), len(b) - suf, len(b)))
+
+    def pos(spans, i, end):
+        return spans[i][0] if i < len(spans) else end
+
+    for t, i1, i2, j1, j2 in ops:
+        yield t, pos(a, i1, a_end), pos(a, i2, a_end), pos(b, j1, b_end), pos(b, j2, b_end)
+
+
+def _char_opcodes(original: str, perturbed: str):
+    """Lines first (cheap), then words inside each replaced block (like ``git diff --word-diff``)."""
+    la, lb = _line_spans(original), _line_spans(perturbed)
+    for t, a0, a1, b0, b1 in _opcodes(original, perturbed, la, lb, len(original), len(perturbed)):
+        if t != "replace":
+            yield t, a0, a1, b0, b1
+            continue
+        wa, wb = _word_spans(original[a0:a1], a0), _word_spans(perturbed[b0:b1], b0)
+        if len(wa) * len(wb) > MAX_WORD_CELLS:
+            yield t, a0, a1, b0, b1
+        else:
+            yield from _opcodes(original, perturbed, wa, wb, a1, b1)
+
+
 def word_diff(original: str, perturbed: str) -> tuple[list, list]:
-    """(segments of perturbed, changed ranges of original) at word level (whitespace and punctuation apart)."""
-    a = [m.span() for m in TOKEN.finditer(original)]
-    b = [m.span() for m in TOKEN.finditer(perturbed)]
-    if max(len(a), len(b)) > MAX_DIFF_TOKENS:
-        a, b = _line_spans(original), _line_spans(perturbed)
-    a_tok = [original[s:e] for s, e in a]
-    b_tok = [perturbed[s:e] for s, e in b]
-    sm = difflib.SequenceMatcher(None, a_tok, b_tok, autojunk=False)
+    """(segments of perturbed, changed ranges of original) at word level."""
     segments: list = []
     changed: list = []
-
-    def a_range(i1, i2):
-        if i1 == i2:
-            pos = a[i1][0] if i1 < len(a) else len(original)
-            return pos, pos
-        return a[i1][0], a[i2 - 1][1]
-
-    def b_range(j1, j2):
-        if j1 == j2:
-            return 0, 0
-        return b[j1][0], b[j2 - 1][1]
-
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+    ops = []
+    for tag, a0, a1, b0, b1 in _char_opcodes(original, perturbed):
+        if tag == "replace":  # keep a shared trailing space out of the highlight ("42 " -> "5 ")
+            k = 0
+            while (k < a1 - a0 and k < b1 - b0 and original[a1 - 1 - k] == perturbed[b1 - 1 - k]
+                   and original[a1 - 1 - k].isspace()):
+                k += 1
+            if k:
+                ops += [(tag, a0, a1 - k, b0, b1 - k), ("equal", a1 - k, a1, b1 - k, b1)]
+                continue
+        ops.append((tag, a0, a1, b0, b1))
+    for tag, a0, a1, b0, b1 in ops:
         if tag == "equal":
-            s, e = a_range(i1, i2)
-            if segments and isinstance(segments[-1], list) and segments[-1][1] == s:
-                segments[-1][1] = e
+            if a1 == a0:
+                continue
+            if segments and isinstance(segments[-1], list) and segments[-1][1] == a0:
+                segments[-1][1] = a1
             else:
-                segments.append([s, e])
+                segments.append([a0, a1])
             continue
-        if i2 > i1:
-            s, e = a_range(i1, i2)
-            if changed and changed[-1][1] == s:
-                changed[-1][1] = e
+        if a1 > a0:
+            if changed and changed[-1][1] == a0:
+                changed[-1][1] = a1
             else:
-                changed.append([s, e])
-        if j2 > j1:
-            s, e = b_range(j1, j2)
-            new = perturbed[s:e]
+                changed.append([a0, a1])
+        if b1 > b0:
+            new = perturbed[b0:b1]
             if segments and isinstance(segments[-1], str):
                 segments[-1] += new
             else:
@@ -98,7 +133,7 @@ def rebuild(original: str, segments: list) -> str:
 
 def to_utf16(original: str, segments: list, changed: list) -> tuple[list, list]:
     """Re-express offsets in UTF-16 code units, as JavaScript's String.slice counts them (emoji = 2)."""
-    if all(ord(c) <= 0xFFFF for c in original):
+    if not ASTRAL.search(original):
         return segments, changed
     pos, acc = [], 0
     for c in original:
@@ -119,6 +154,7 @@ def build_examples(cmp: Comparison) -> dict:
             strings.append(text)
         return index[text]
 
+    diffs: dict[tuple[str, str], tuple[list, list]] = {}  # the same flipped pair often recurs across RMs
     runs = []
     total = 0
     for run in cmp.runs:
@@ -135,7 +171,10 @@ def build_examples(cmp: Comparison) -> dict:
                     continue
                 original = "" if ex.get("original") is None else str(ex.get("original"))
                 perturbed = "" if ex.get("perturbed") is None else str(ex.get("perturbed"))
-                segments, changed = to_utf16(original, *word_diff(original, perturbed))
+                key = (original, perturbed)
+                if key not in diffs:
+                    diffs[key] = to_utf16(original, *word_diff(original, perturbed))
+                segments, changed = diffs[key]
                 r0, r1 = num(ex.get("reward_original")), num(ex.get("reward_perturbed"))
                 rows.append({
                     "id": "" if ex.get("id") is None else str(ex.get("id")),

@@ -171,7 +171,8 @@ def render_html(cmp: Comparison, title: str | None = None) -> str:
     ctx = {
         "title": title, "version": __version__, "summary_line": _summary_line(cmp), "cmp": cmp,
         "verdict": verdict_table(cmp), "probes": probe_table(cmp) if cmp.shared_probes else None,
-        "figures": figures, "rewardbench": rb, "rmbench": rmbench_table(cmp), "rw_not_run": rw_not_run,
+        "figures": figures, "heights": {k: int(v.layout.height or 400) for k, v in figures.items()},
+        "rewardbench": rb, "rmbench": rmbench_table(cmp), "rw_not_run": rw_not_run,
         "rw_means": rw_means, "provenance": provenance(cmp), "glossary": GLOSSARY,
         "has_examples": examples["total"] > 0, "n_examples": examples["total"],
         "figures_json": script_json(fig_json), "examples_json": script_json(examples),

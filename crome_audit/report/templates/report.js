@@ -15,20 +15,43 @@
     return el;
   }
 
-  // ---- charts ----------------------------------------------------------------------------------------
+  // ---- charts: drawn when they come near the viewport (fast open), all at once before printing ---------
+  performance.mark("crome:charts-start");
   var figures = readJson("figures-data") || {};
   var config = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+  var pending = {};
   window.__cromeCharts = { expected: Object.keys(figures).length, rendered: 0 };
-  Object.keys(figures).forEach(function (id) {
+
+  function draw(id) {
     var el = document.getElementById(id);
-    if (!el || typeof Plotly === "undefined") { return; }
+    if (!pending[id] || !el || typeof Plotly === "undefined") { return; }
+    delete pending[id];
     Plotly.newPlot(el, figures[id].data, figures[id].layout, config).then(function () {
       el.setAttribute("data-rendered", "1");
       window.__cromeCharts.rendered += 1;
     });
-  });
+  }
+
+  window.__cromeRenderAll = function () { Object.keys(pending).forEach(draw); };
+  Object.keys(figures).forEach(function (id) { pending[id] = true; });
+  if ("IntersectionObserver" in window) {
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        if (e.isIntersecting) { observer.unobserve(e.target); draw(e.target.id); }
+      });
+    }, { rootMargin: "400px 0px" });
+    Object.keys(figures).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) { observer.observe(el); }
+    });
+  } else {
+    window.__cromeRenderAll();
+  }
+  window.addEventListener("beforeprint", window.__cromeRenderAll);
+  performance.mark("crome:charts-end");
 
   // ---- example browser -------------------------------------------------------------------------------
+  performance.mark("crome:examples-start");
   var ex = readJson("examples-data");
   var list = document.getElementById("ex-list");
   if (!ex || !list || !ex.runs.length) { return; }
@@ -160,4 +183,5 @@
   next.addEventListener("click", function () { page += 1; render(); });
   fillProbes();
   render();
+  performance.mark("crome:examples-end");
 }());
