@@ -140,11 +140,14 @@ def make_results(name: str = "rm", seed: int = 0, spurious_scale: float = 0.4, c
                 drop = spurious_scale * rng.uniform(0.05, 0.3)
                 secs[sec] = {"original": orig, "transformed": orig - drop, "drop": drop,
                              "flip_rate": drop * 1.2, "n": 300}
-            trs[t] = {"sections": secs, "original": quality, "transformed": quality - 0.1, "drop": 0.1}
+            drop = sum(x["drop"] for x in secs.values()) / len(secs)
+            trs[t] = {"sections": secs, "overall": {"original": quality, "transformed": quality - drop,
+                                                    "drop": drop, "flip_rate": drop * 1.2, "n": 1200}}
         drops = [s["drop"] for t in trs.values() for s in t["sections"].values()]
         trans = [s["transformed"] for t in trs.values() for s in t["sections"].values()]
         bench["rewordbench"] = {"score": sum(trans) / len(trans), "mean_drop": sum(drops) / len(drops),
-                                "transformations": trs, "not_run": ["back_translation_llm"]}
+                                "transformations": trs, "n": 1200,
+                                "not_run": [{"name": "back_translation", "reason": "no generator configured"}]}
     if "wildguard" in benchmarks:
         ns = [1, 2, 4, 8, 16]
         asr = {str(k): round(min(1, 0.2 + spurious_scale * 0.15 * i), 4) for i, k in enumerate(ns)}

@@ -126,3 +126,19 @@ def test_step_summary_on_pass_and_github_flag(runs, tmp_path):
     assert r.returncode == 0
     assert "::error" not in r.stdout
     assert "crome-audit gate passed" in summary.read_text(encoding="utf-8")
+
+
+def test_example_workflow_uses_real_options():
+    """The shipped GitHub Actions example parses and only uses options `gate` really has."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    wf = Path(__file__).resolve().parents[1] / "examples" / "github-actions-gate.yml"
+    steps = yaml.safe_load(wf.read_text(encoding="utf-8"))["jobs"]["audit"]["steps"]
+    gate_cmds = [s["run"] for s in steps if "crome-audit gate" in s.get("run", "")]
+    assert gate_cmds
+    help_text = CliRunner().invoke(main, ["gate", "--help"]).output
+    used = {o for cmd in gate_cmds for o in re.findall(r"(--[a-z][a-z-]+)", cmd)}
+    assert used and all(o in help_text for o in used), used - {o for o in used if o in help_text}

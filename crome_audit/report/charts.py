@@ -135,20 +135,24 @@ def rewordbench_figure(cmp: Comparison) -> go.Figure | None:
         return None
     trs = [r.benchmarks["rewordbench"]["transformations"] for r in runs]
     tnames = shared_keys(trs)
-    secs = shared_keys([dig(t[n], "sections") for t in trs for n in tnames]) if tnames else []
-    if not tnames or not secs:
+    present = {s for t in trs for n in tnames for s in (dig(t[n], "sections") or {})}
+    secs = [s for s in RB_SECTIONS if s in present] + sorted(present - set(RB_SECTIONS))
+    has_overall = any(isinstance(dig(t[n], "overall"), dict) for t in trs for n in tnames)
+    cols = (["Overall"] if has_overall else []) + secs
+    if not tnames or not cols:
         return None
     fig = make_subplots(rows=1, cols=len(runs), subplot_titles=[esc(r.label) for r in runs],
                         shared_yaxes=True, horizontal_spacing=0.03)
     for i, (r, t) in enumerate(zip(runs, trs), start=1):
-        z = [[num(dig(t[n], "sections", s, "drop")) for s in secs] for n in tnames]
-        fig.add_heatmap(z=z, x=[esc(s) for s in secs], y=[esc(n) for n in tnames], coloraxis="coloraxis",
+        z = [[num(dig(t[n], "overall", "drop")) if c == "Overall" and c not in secs
+              else num(dig(t[n], "sections", c, "drop")) for c in cols] for n in tnames]
+        fig.add_heatmap(z=z, x=[esc(c) for c in cols], y=[esc(n) for n in tnames], coloraxis="coloraxis",
                         texttemplate="%{z:.2f}", hovertemplate="%{y} × %{x}<br>drop %{z:.3f}<extra>"
                                                                + esc(r.label) + "</extra>", row=1, col=i)
     fig.update_layout(coloraxis={"colorscale": "RdBu", "reversescale": True, "cmid": 0,
                                  "colorbar": {"title": {"text": "drop"}}})
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, height=max(260, 40 + 34 * len(tnames)))
+    return _layout(fig, height=max(260, 90 + 26 * len(tnames)), margin={"l": 170, "r": 20, "t": 50, "b": 40})
 
 
 def wildguard_figure(cmp: Comparison) -> go.Figure | None:

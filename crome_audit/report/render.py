@@ -144,6 +144,13 @@ def provenance(cmp: Comparison) -> list[dict]:
     return out
 
 
+def _not_run(item) -> str:
+    if isinstance(item, dict):
+        reason = item.get("reason")
+        return f"{item.get('name', '?')}" + (f" ({reason})" if reason else "")
+    return str(item)
+
+
 def _summary_line(cmp: Comparison) -> str:
     parts = [f"{len(cmp.runs)} run" + ("s" if len(cmp.runs) != 1 else "")]
     if cmp.shared_probes:
@@ -162,7 +169,7 @@ def render_html(cmp: Comparison, title: str | None = None) -> str:
     examples = build_examples(cmp)
     rb = rewardbench_table(cmp)
     rw_not_run = {r.label: dig(r.benchmarks, "rewordbench", "not_run") for r in cmp.bench_runs("rewordbench")}
-    rw_not_run = {k: v for k, v in rw_not_run.items() if v}
+    rw_not_run = {k: [_not_run(x) for x in v] for k, v in rw_not_run.items() if isinstance(v, list) and v}
     rw_means = [(r, num(dig(r.benchmarks, "rewordbench", "score")), num(dig(r.benchmarks, "rewordbench",
                                                                             "mean_drop")))
                 for r in cmp.bench_runs("rewordbench")]
