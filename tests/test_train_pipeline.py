@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from crome_audit.cli import main
@@ -127,3 +128,33 @@ def test_nan_free_filter_scores(tmp_path):
     fams = {r["family"] for r in kept}
     assert fams <= {"train.completeness.first_sentence", "train.relevance.offtopic_words",
                     "train.neutral.irrelevant_query"}
+
+
+def test_lora_decoder_with_checkpointing_saves_merged_model(tmp_path):
+    """Decoder RM (pad token distinct from EOS, last-token pooling) + LoRA (peft) + gradient checkpointing:
+    the adapters are merged into a plain folder that scores exactly like the trainer's eval."""
+    data = separable_pairs(tmp_path / "pairs.jsonl", n=40)
+    recipe = write_recipe(tmp_path / "lora.yaml", data={"path": data},
+                          model={"base_model": "tiny-random:llama", "lora": True, "lora_r": 4,
+                                 "lora_target_modules": ["q_proj", "v_proj"], "gradient_checkpointing": True},
+                          train={"max_steps": 3, "batch_size": 8, "learning_rate": 1e-2})
+    out = tmp_path / "rm"
+    code, text = _run(["train", "--config", recipe, "--out", str(out)])
+    assert code == 0, text
+    assert not list(out.glob("adapter_*"))  # merged, not an adapter folder
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["pad_token_id"] != cfg["eos_token_id"]
+    ev = json.loads((out / "eval.json").read_text())
+    assert ev["trainer_match"]["max_abs_diff"] < 1e-5 and ev["rm"]["own_last_token_pooling"]
+    info = json.loads((out / "crome_training.json").read_text())
+    assert "peft" in info["versions"] and info["config"]["model"]["lora"] is True
+    from crome_audit.models import load_reward_model
+    from crome_audit.train.base_models import load_base_model
+    from crome_audit.train.config import load_config
+
+    base, _, _ = load_base_model(load_config(recipe).model, seed=42)
+    trained = load_reward_model(str(out), max_length=64, dtype="fp32").model
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(base.state_dict()[q], trained.state_dict()[q])  # LoRA delta merged in
+    k = "model.layers.0.self_attn.k_proj.weight"
+    assert torch.equal(base.state_dict()[k], trained.state_dict()[k])  # untouched module unchanged
