@@ -1,11 +1,19 @@
 """Generator config: unknown keys, spec strings, config files, the API key from the environment only,
 and the prompt templates. Run: python -m pytest -q tests/test_generate_config.py"""
 
+import re
+
 import pytest
 
 from crome_audit.errors import ConfigError, InputError
 from crome_audit.generate import GeneratorConfig, load_generator, parse_spec, resolve_config
-from crome_audit.generate.prompts import ATTRIBUTES, TEMPLATE_NAMES, load_template, render, rewrite_template_name
+from crome_audit.generate.prompts import (
+    ATTRIBUTES,
+    TEMPLATE_NAMES,
+    load_template,
+    render,
+    rewrite_template_name,
+)
 from tests.generate_servers import ScriptedChatServer
 
 
@@ -92,7 +100,7 @@ def test_api_key_read_from_environment_only(monkeypatch, tmp_path):
         load_generator(spec).generate(["hi"])
         assert "Authorization" not in server.headers[-1]
     with pytest.raises(ConfigError, match="environment variable MY_LLM_KEY is unset"):
-        load_generator(f"openai:http://127.0.0.1:9/v1#m?api_key_env=MY_LLM_KEY&require_api_key=true")
+        load_generator("openai:http://127.0.0.1:9/v1#m?api_key_env=MY_LLM_KEY&require_api_key=true")
 
 
 def test_every_template_exists_and_renders():
@@ -101,7 +109,6 @@ def test_every_template_exists_and_renders():
         text = load_template(name)
         assert "{{" in text, name
         values = {"prompt": "P", "response": "R", "text": "T", "pivot": "German", "attributes": "- a"}
-        import re
         wanted = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", text))
         msgs = render(name, **{k: values[k] for k in wanted})
         assert msgs[0]["role"] == "system" and msgs[-1]["role"] == "user"
