@@ -328,10 +328,15 @@ def evaluate(results: dict, config: GateConfig, baseline: dict | None = None) ->
                              + _suggest(attr, opts))
         for p in matched:
             e = num(p.get("effect_size"))
+            if e is None:  # the probe applied to no item (n = 0): nothing to judge
+                checks.append(Check("threshold", f"max_effect:{p['name']}", "warn",
+                                    f"max_effect:{p['name']}: no effect size (n = {p.get('n')}): not judged",
+                                    limit=limit))
+                continue
             ci = _ci(p.get("ci_low"), p.get("ci_high"), e)
             mag = magnitude(ci) if ci else None
-            checks.append(_check_max("threshold", f"max_effect:{p['name']}", abs(e) if e is not None else None,
-                                     mag, limit, what="|effect| "))
+            checks.append(_check_max("threshold", f"max_effect:{p['name']}", abs(e), mag, limit,
+                                     what="|effect| "))
     for path, limit in config.min_benchmark.items():
         value, b, present = _bench_value(benchmarks, path)
         if not present:

@@ -184,3 +184,13 @@ def test_baseline_roundtrip_and_formats(tmp_path):
         load_baseline(tmp_path / "nope.json")
     with pytest.raises(InputError, match="is a folder"):
         write_baseline(res, tmp_path)
+
+
+def test_probe_that_applied_to_nothing_is_not_judged():
+    res = make_results("rm", seed=9)
+    res["probes"][0].update(n=0, effect_size=None, ci_low=None, ci_high=None)
+    out = evaluate(res, GateConfig(max_effect={res["probes"][0]["attribute"]: 10.0}))
+    st = _status(out)
+    assert st[f"max_effect:{res['probes'][0]['name']}"] == "warn" and out.exit_code == 0
+    base = make_baseline(make_results("rm", seed=9))
+    assert _status(evaluate(res, GateConfig(), baseline=base))[f"effect:{res['probes'][0]['name']}"] == "warn"
