@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -68,6 +69,17 @@ m.save_pretrained(out + "/tiny-llama-rm"); tok.save_pretrained(out + "/tiny-llam
 
 def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def timed(cmd, **kw) -> tuple[float, float]:
+    """Run a command; return (wall seconds, CPU seconds user+sys of the child and its children).
+    CPU time is reported beside wall time because this machine's 2 cores are shared with other jobs."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    sh(cmd, **kw)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def setup_peer() -> Path:
@@ -123,9 +135,7 @@ def run_ours(model: str, template: str, data: Path) -> tuple[float, dict, dict]:
     cmd = [sys.executable, "-c", "from crome_audit.cli import main; main()", "bench", "rewardbench",
            "--rm", str(RUN / "models" / model), "--data", str(data), "--template", template, "--max-length", "512",
            "--truncation", "left", "--device", "cpu", "--dtype", "fp32", "--no-cache", "--quiet", "--out", str(out)]
-    start = time.perf_counter()
-    sh(cmd, env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
+    seconds = timed(cmd, env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     entry = json.loads((out / "results.json").read_text())["benchmarks"]["rewardbench"]
     outcomes = {}
     for line in (out / "samples.jsonl").read_text().splitlines():
@@ -141,10 +151,8 @@ def run_theirs(rewardbench: Path, model: str, batch_size: int, chat_template: st
     if chat_template:
         cmd += ["--chat_template", chat_template]
     log = RUN / f"peer-{model}.log"
-    start = time.perf_counter()
     with open(log, "w") as fh:
-        sh(cmd, env=env(), cwd=RUN, stdout=fh, stderr=subprocess.STDOUT)
-    seconds = time.perf_counter() - start
+        seconds = timed(cmd, env=env(), cwd=RUN, stdout=fh, stderr=subprocess.STDOUT)
     acc = json.loads((RUN / "results" / "models" / f"{model}.json").read_text())["extra_results"]
     outcomes = {}
     for line in (RUN / "results" / "models" / f"{model}_outputs.jsonl").read_text().splitlines():
@@ -159,8 +167,9 @@ def compare(model, ours, theirs) -> dict:
     flips = sum(out_ours[k][0] != out_theirs[k][0] for k in out_ours)
     max_diff = max(max(abs(out_ours[k][1] - out_theirs[k][1]), abs(out_ours[k][2] - out_theirs[k][2]))
                    for k in out_ours)
-    return {"model": model, "pairs": len(out_ours), "ours_s": t_ours, "theirs_s": t_theirs,
-            "ratio": t_theirs / t_ours, "subsets_equal": acc_ours == acc_theirs,
+    return {"model": model, "pairs": len(out_ours), "ours_s": t_ours[0], "theirs_s": t_theirs[0],
+            "ratio": t_theirs[0] / t_ours[0], "ours_cpu_s": t_ours[1], "theirs_cpu_s": t_theirs[1],
+            "cpu_ratio": t_theirs[1] / t_ours[1], "subsets_equal": acc_ours == acc_theirs,
             "outcomes_differing": flips, "max_abs_reward_diff": max_diff}
 
 
@@ -236,11 +245,12 @@ def main():
         theirs = run_theirs(rewardbench, model, args.batch_size, peer_template)
         rows.append(compare(model, ours, theirs))
     print(f"\nRewardBench filtered, {rows[0]['pairs']} pairs, max length 512, CPU fp32, peer batch {args.batch_size}\n")
-    print("| model | ours (s) | rewardbench CLI (s) | ratio | subset accuracies equal | pair outcomes differing "
-          "| max abs reward diff |")
-    print("|---|---:|---:|---:|---|---:|---:|")
+    print("| model | ours wall (s) | rewardbench CLI wall (s) | ratio | ours CPU (s) | rewardbench CPU (s) "
+          "| CPU ratio | subset accuracies equal | pair outcomes differing | max abs reward diff |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for r in rows:
         print(f"| {r['model']} | {r['ours_s']:.1f} | {r['theirs_s']:.1f} | {r['ratio']:.2f}x | "
+              f"{r['ours_cpu_s']:.1f} | {r['theirs_cpu_s']:.1f} | {r['cpu_ratio']:.2f}x | "
               f"{'yes' if r['subsets_equal'] else 'no'} | {r['outcomes_differing']} | {r['max_abs_reward_diff']:.2e} |")
     (RUN / "summary.json").write_text(json.dumps(rows, indent=2))
 
