@@ -126,6 +126,8 @@ def test_options_and_missing_file(tmp_path):
     result = CliRunner().invoke(main, ["bench", "rmbench", "--rm", "length", "--data", str(tmp_path / "none.json"),
                                        "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "none.json: no such file" in result.output
+    result = CliRunner().invoke(main, ["bench", "rewardbench", "--rm", "length", "--data", ok, "--out", ok])
+    assert result.exit_code == 2 and "exists and is not a folder" in result.output
 
 
 def test_rmbench_via_cli(tmp_path):

@@ -80,7 +80,8 @@ def normalise_rows(rows: list[tuple[str, dict]]) -> list[dict]:
         if "label" in row and row["label"] is not None and row["label"] != 1:
             raise InputError(f"{loc}: field 'label' is {row['label']!r}; only 1 (response_A is the chosen "
                              "answer, as in the BiasScope re-save) is understood")
-        rid = row.get("id", index)
+        rid = row.get("id")
+        rid = index if rid is None else rid
         if isinstance(rid, float) and rid.is_integer():
             rid = int(rid)
         rid = str(rid)

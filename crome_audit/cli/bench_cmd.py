@@ -68,9 +68,12 @@ def run_bench(name: str, data, split, limit, seed, options: dict, out: str, prog
     """Library form of the command: score, write OUT/results.json + OUT/samples.jsonl, return results."""
     from ..benchmarks import get_benchmark, run_benchmark
     from ..data import write_jsonl_atomic
+    from ..errors import InputError
     from ..results import new_results, write_results
 
     get_benchmark(name)  # unknown name -> did-you-mean error before any model loads
+    if Path(out).exists() and not Path(out).is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
     engine = build_engine(**rm_kwargs, progress=progress)
     start = time.perf_counter()
     entry, samples = run_benchmark(name, engine, data=data, split=split, limit=limit, seed=seed, **options)
