@@ -127,7 +127,7 @@ def test_options_and_missing_file(tmp_path):
                                        "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "none.json: no such file" in result.output
     result = CliRunner().invoke(main, ["bench", "rewardbench", "--rm", "length", "--data", ok, "--out", ok])
-    assert result.exit_code == 2 and "exists and is not a folder" in result.output
+    assert result.exit_code == 2 and "is a file" in result.output
 
 
 def test_rmbench_via_cli(tmp_path):
