@@ -234,7 +234,7 @@ class Trainer:
         bar = tqdm(total=total, initial=step, desc=f"train ({self.cfg.method})", unit="step",
                    disable=not (t.progress and acc.is_main_process))
         plan_cache: dict[int, list[list[int]]] = {}
-        start, pairs_done, last_loss = time.perf_counter(), 0, None
+        start, pairs_done, last_loss, eval_s = time.perf_counter(), 0, None, 0.0
         module.train()
         last_eval = None
         while step < total:
@@ -281,18 +281,20 @@ class Trainer:
             record = {"step": step, "epoch": epoch + (pos + 1) / steps_per_epoch, "loss": total_loss,
                       "lr": sched.get_last_lr()[0]}
             if step % max(1, t.logging_steps) == 0 or step == total or step == 1:
-                self._log({**record, "pairs_per_s": pairs_done / (time.perf_counter() - start)})
+                self._log({**record, "pairs_per_s": pairs_done / (time.perf_counter() - start - eval_s)})
             if (t.eval_steps and step % t.eval_steps == 0) or step == total:
+                t_eval = time.perf_counter()
                 metrics, rewards = self.evaluate(module, evalset)
+                eval_s += time.perf_counter() - t_eval
                 last_eval = {"metrics": metrics, "rewards": rewards}
                 self._log({"step": step, "eval": metrics})
             if t.save_steps and step % t.save_steps == 0 and step < total:
                 self._checkpoint(step, len(examples), total)
         bar.close()
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start - eval_s  # training time only (periodic evals excluded)
         self._save_final(module)
         return {"steps": total, "final_loss": last_loss, "seconds": elapsed, "pairs_trained": pairs_done,
-                "pairs_per_s": pairs_done / elapsed if elapsed else None, "global_batch": global_batch,
+                "pairs_per_s": pairs_done / elapsed if elapsed else None, "eval_seconds": eval_s, "global_batch": global_batch,
                 "processes": world, "bf16": self.bf16, "eval": last_eval["metrics"] if last_eval else None,
                 "eval_rewards": last_eval["rewards"] if last_eval else None, "model": self.model_info,
                 "formatting": self.formatter.describe()}
