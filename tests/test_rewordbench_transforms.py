@@ -323,10 +323,37 @@ console.log(f(8, 2))
 '''
 
 
+RUST = r'''// header comment
+fn longest<'a>(a: &'a str, b: &'a str) -> &'a str { if a.len() >= b.len() { a } else { b } }
+/* block
+   comment */
+fn main() {
+    let quote = '\'';
+    let slash = '/';
+    let raw = r#"keep "// this" and /* that */"#;
+    let x = 10 / 2 /* mid */ / 1;
+    println!("{} {} {} {} {}", longest("ab", "abc"), quote, slash, raw, x - -1);
+}
+'''
+JAVA = r'''// header
+public class prog {
+    /** doc comment */
+    static int sub(int a, int b) { return a - -b; }
+    public static void main(String[] args) {
+        String s = "a // b /* c */";   // tail
+        char c = '/';
+        System.out.println(sub(3, 4) + " " + s + c + (10 / 2 / 1));
+    }
+}
+'''
+
+
 @pytest.mark.parametrize("lang,src,build", [
     ("cpp", CPP, (["g++", "-std=c++17", "-o", "prog", "prog.cpp"], ["./prog"])),
     ("js", JS, (None, ["node", "prog.js"])),
-])
+    ("rust", RUST, (["rustc", "-o", "prog", "prog.rs"], ["./prog"])),
+    ("java", JAVA, (["javac", "prog.java"], ["java", "-cp", ".", "prog"])),
+], ids=["cpp", "js", "rust", "java"])
 def test_minified_programs_behave_the_same(lang, src, build, tmp_path):
     import shutil
 
@@ -336,7 +363,7 @@ def test_minified_programs_behave_the_same(lang, src, build, tmp_path):
         pytest.skip(f"{tool} not installed")
     results = []
     for code in (src, minify(src, lang)):
-        ext = {"cpp": "cpp", "js": "js"}[lang]
+        ext = {"cpp": "cpp", "js": "js", "rust": "rs", "java": "java"}[lang]
         (tmp_path / f"prog.{ext}").write_text(code)
         if compile_cmd:
             assert _run(compile_cmd, tmp_path).returncode == 0, code
