@@ -99,6 +99,10 @@ def test_options_and_errors(rb_file):
                              transformations="code_minify,rot13")
     assert entry["not_run"] == [{"name": "code_minify", "reason": "changes no pair of this data (applies to "
                                                                   "['hep-*'])"}]
+    entry, samples = run_benchmark("rewordbench", engine(), data=rb_file, limit_per_subset=1,
+                                   transformations="paraphrase")
+    assert entry["score"] is None and entry["mean_drop"] is None and samples == []
+    assert entry["original_score"] is not None
 
 
 def test_bad_benchmark_file_is_an_input_error(tmp_path):
