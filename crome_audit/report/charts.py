@@ -74,12 +74,14 @@ def scatter_figure(cmp: Comparison) -> go.Figure | None:
         return None
     fig = go.Figure()
     xs, ys = [], []
+    mid = sorted(r.indices["spurious"] for r in runs)[len(runs) // 2] if len(runs) > 1 else float("inf")
     for r in runs:
         x, y = r.indices["spurious"], r.indices["causal"]
+        where = "top right" if x < mid else "top left"  # keep labels inside the plot
         xs.append(x)
         ys.append(y)
         fig.add_scatter(x=[x], y=[y], mode="markers+text", name=esc(r.label), text=[esc(r.label)],
-                        textposition="top center", marker={"size": 14, "color": r.color,
+                        textposition=where if len(runs) > 1 else "top center", marker={"size": 14, "color": r.color,
                                                            "line": {"width": 1, "color": "white"}},
                         hovertemplate=f"{esc(r.label)}<br>spurious %{{x:.3f}}<br>causal %{{y:.3f}}<extra></extra>")
         hx, hy = r.indices.get("spurious_heldout"), r.indices.get("causal_heldout")
@@ -119,10 +121,13 @@ def rewardbench_figure(cmp: Comparison) -> go.Figure | None:
                     texttemplate="%{y:.1%}", textposition="outside", cliponaxis=False)
     base = next((r.benchmarks["rewardbench"]["length_baseline"] for r in runs
                  if isinstance(r.benchmarks["rewardbench"].get("length_baseline"), dict)), None)
-    if base is not None:
-        fig.add_scatter(x=cats, y=vals(base), mode="markers", name="length baseline (longer wins)",
-                        marker={"symbol": "line-ew-open", "size": 30, "color": "#111827",
-                                "line": {"width": 3}})
+    if base is not None:  # a dashed line across each group of bars, plus a legend entry
+        for i, v in enumerate(vals(base)):
+            if v is not None:
+                fig.add_shape(type="line", xref="x", yref="y", x0=i - 0.45, x1=i + 0.45, y0=v, y1=v,
+                              line={"color": "#111827", "width": 2, "dash": "dash"})
+        fig.add_scatter(x=[cats[0]], y=[None], mode="lines", name="length baseline (longer wins)",
+                        line={"color": "#111827", "width": 2, "dash": "dash"}, hoverinfo="skip")
     fig.add_hline(y=0.5, line={"color": "#9ca3af", "dash": "dot", "width": 1})
     fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title="accuracy")
     return _layout(fig, barmode="group")

@@ -86,8 +86,18 @@ class Comparison:
         return [r for r in self.runs if isinstance(r.benchmarks.get(name), dict)]
 
 
+def display_name(name: str) -> str:
+    """A local model folder is shown by its last part (``/tmp/runs/my-rm/`` -> ``my-rm``); hub ids, ``py:``
+    specs and ``length`` stay as they are."""
+    n = name.strip()
+    if n.startswith(("/", "./", "../", "~")) or "\\" in n:
+        last = n.replace("\\", "/").rstrip("/").split("/")[-1]
+        return last or n
+    return n
+
+
 def _labels(results_list: list[dict]) -> list[str]:
-    names = [str(dig(r, "rm", "name") or "unnamed RM") for r in results_list]
+    names = [display_name(str(dig(r, "rm", "name") or "unnamed RM")) for r in results_list]
     out = []
     for i, name in enumerate(names):
         if names.count(name) > 1:

@@ -119,12 +119,21 @@ def _text(v) -> str:
     return str(v)
 
 
+TRAINING_MAIN = ("method", "intervention_families", "generator", "base_model", "seed", "data.path", "attributes",
+                 "final_loss")
+
+
+def _main_key(key: str) -> bool:
+    return any(key == m or key.startswith(m + ".") for m in TRAINING_MAIN)
+
+
 def provenance(cmp: Comparison) -> list[dict]:
     out = []
     for r in cmp.runs:
         res = r.results
         cfg = res.get("config") if isinstance(res.get("config"), dict) else {}
         training = dig(res, "rm", "training")
+        train_rows = _kv(training) if isinstance(training, dict) else []
         seen = r.seen_in_training()
         fams = sorted({str(r.probes[n].get("family") or "") for n in seen} - {""})
         out.append({
@@ -137,7 +146,8 @@ def provenance(cmp: Comparison) -> list[dict]:
             "config": _kv(cfg),
             "versions": _kv(res.get("versions")),
             "engine": _kv(res.get("engine")),
-            "training": _kv(training) if isinstance(training, dict) else [],
+            "training": [kv for kv in train_rows if _main_key(kv[0])],
+            "training_more": [kv for kv in train_rows if not _main_key(kv[0])],
             "seen": seen, "seen_families": fams,
             "schema": _text(res.get("schema_version")),
         })

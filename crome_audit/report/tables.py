@@ -18,14 +18,14 @@ def fmt(value, kind: str) -> str:
     if v is None:
         return "—"
     if kind == "pct":
-        return f"{100 * v:.1f}%"
+        return f"{100 * v:.1f}%".replace("-0.0%", "0.0%")
     if kind == "signed":
-        return f"{v:+.3f}"
+        return f"{v:+.3f}".replace("-0.000", "+0.000")
     if kind == "p":
         return "<0.001" if v < 0.001 else f"{v:.3f}"
     if kind == "int":
         return f"{int(round(v)):,}"
-    return f"{v:.3f}"
+    return f"{v:.3f}".replace("-0.000", "0.000")
 
 
 def _cell(value, kind, title=None, cls=""):
