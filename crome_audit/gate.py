@@ -14,7 +14,8 @@ build. Rules (``tol`` = the tolerance for that kind of metric, 0 by default):
 - thresholds: ``--max-*`` fails when the CI's low end (magnitude for effects) is above the limit,
   ``--min-*`` when the CI's high end is below it.
 - no CI available: the interval is the point estimate itself.
-A difference in the bad direction that is not outside the CI is a warning, never a failure.
+A run whose point estimate leaves the baseline's CI in the bad direction while the CIs still overlap gets a
+warning, never a failure.
 
     from crome_audit.gate import GateConfig, evaluate, make_baseline
     outcome = evaluate(read_results("runs/new"), GateConfig(max_spurious_index=0.3), baseline=None)
@@ -432,11 +433,11 @@ def _interval_compare(group, name, v, ci, bv, bci, worse, tol, label=None, note=
     val = f"{v:+.3f}" if sg else f"{v:.3f}"
     bval = f"{bv:+.3f}" if sg else f"{bv:.3f}"
     desc = f"{label + ' ' if label else ''}{val}{_fmt_ci(ci, sg)} vs baseline {bval}{_fmt_ci(bci, sg)}{note}"
-    if worse == "up":
-        regressed, drifted = ci[0] > bci[1] + tol, v > bv + tol
+    if worse == "up":  # drifted: the point estimate left the baseline's CI, but the CIs still overlap
+        regressed, drifted = ci[0] > bci[1] + tol, v > bci[1] + tol
         improved = ci[1] < bci[0] - tol
     else:
-        regressed, drifted = ci[1] < bci[0] - tol, v < bv - tol
+        regressed, drifted = ci[1] < bci[0] - tol, v < bci[0] - tol
         improved = ci[0] > bci[1] + tol
     if regressed:
         st, msg = "fail", f"{name}: regression outside the CIs: {desc}"
