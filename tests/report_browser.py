@@ -84,8 +84,9 @@ ALL_DONE = "return window.__cromeCharts.rendered >= window.__cromeCharts.expecte
 
 
 def open_report(driver, path, screenshot=None, full_page: bool = False) -> dict:
-    """Load a report file; ``seconds``: until it is open (document complete, the charts in the first screen
-    drawn; the others draw as they scroll into view); then force every chart and wait: ``all_seconds``."""
+    """Load a report file; ``first_paint``: first contentful paint (text and tables readable);
+    ``seconds``: until it is open (document complete, the charts in the first screen drawn; the others draw as
+    they scroll into view); then force every chart and wait: ``all_seconds``."""
     url = Path(path).resolve().as_uri()
     driver.get_log("browser")  # drop earlier entries
     t0 = time.monotonic()
@@ -106,7 +107,9 @@ def open_report(driver, path, screenshot=None, full_page: bool = False) -> dict:
             driver.set_window_size(1366, min(int(h) + 40, 16000))
         driver.save_screenshot(str(screenshot))
     marks = driver.execute_script("return performance.getEntriesByType('mark').map(m => [m.name, m.startTime])")
-    return {"seconds": seconds, "all_seconds": all_seconds, "charts": charts, "console": logs,
+    paint = driver.execute_script("var p = performance.getEntriesByName('first-contentful-paint');"
+                                  "return p.length ? p[0].startTime / 1000 : null")
+    return {"seconds": seconds, "all_seconds": all_seconds, "first_paint": paint, "charts": charts, "console": logs,
             "console_errors": errors, "marks": dict(marks),
             "charts_expected": driver.execute_script("return window.__cromeCharts.expected"),
             "charts_rendered": driver.execute_script("return window.__cromeCharts.rendered")}

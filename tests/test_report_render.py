@@ -27,7 +27,7 @@ def _render(tmp_path, results, name="report.html", **kw):
 
 def _page(html):
     """The report without the inlined plotly.js / report.js (our own markup and data only)."""
-    return re.sub(r"<script>.*?</script>", "", html, flags=re.S)
+    return re.sub(r'<script(?: type="text/plain" id="plotly-js")?>.*?</script>', "", html, flags=re.S)
 
 
 def test_three_runs_have_every_section_and_plotly_once(tmp_path):
@@ -40,7 +40,8 @@ def test_three_runs_have_every_section_and_plotly_once(tmp_path):
         assert re.search(f'<div class="chart" id="{chart}" style="height: \\d+px"></div>', html), chart
     assert len(PLOTLY_BANNER.findall(html)) == 1  # plotly.js inlined exactly once
     tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", html)
-    assert tags and all(t == "<script>" or t.startswith('<script type="application/json"') for t in tags), tags
+    assert tags and all(t == "<script>" or t.startswith(('<script type="application/json"',
+                                                         '<script type="text/plain" id="plotly-js"')) for t in tags), tags
     assert not re.search(r"<script[^>]+src=", html)  # no CDN: nothing is fetched
     # the Crome-trained twin marks which probes it saw in training
     assert "Probes seen in training (3): corrupt_numbers, corrupt_entities, drop_second_half" in html
