@@ -70,7 +70,9 @@ def test_two_processes_match_one_process(tmp_path):
     one = write_recipe(tmp_path / "one.yaml", data={"path": data}, train={"max_steps": 10, "batch_size": 8})
     two = write_recipe(tmp_path / "two.yaml", data={"path": data}, train={"max_steps": 10, "batch_size": 4})
     subprocess.run(_train_cmd(one, tmp_path / "one"), env=_env(), check=True, capture_output=True)
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+    # --multi_gpu picks the torchrun launcher; on a machine without GPUs the trainer then uses gloo on CPU
+    # (accelerate's --cpu flag would start a single process)
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--main_process_port", str(_free_port()), "-m", "crome_audit.train", "--config", two,
               "--out", str(tmp_path / "two"), "--until", "train"]
@@ -79,11 +81,9 @@ def test_two_processes_match_one_process(tmp_path):
     a, b = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert sorted(a) == sorted(b) == list(range(1, 11))
     assert a[10] < a[1] - 0.02 and b[10] < b[1] - 0.02  # both train
-    # same curve: the step-1 loss agrees to float precision; later steps drift only by reduction-order noise
-    # that Adam's normalised update amplifies (measured: <= 1.6e-3 after 10 steps at lr 3e-3)
-    assert a[1] == pytest.approx(b[1], abs=1e-5)
+    # same curve up to float reduction order (measured: max |diff| 3e-7 over 10 steps)
     for step in a:
-        assert a[step] == pytest.approx(b[step], abs=4e-3), (step, a[step], b[step])
+        assert a[step] == pytest.approx(b[step], abs=1e-5), (step, a[step], b[step])
     import json
 
     counts = json.loads((tmp_path / "two/.cache/pipeline/stages/train.json").read_text())["counts"]

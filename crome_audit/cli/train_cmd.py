@@ -2,7 +2,7 @@
 
     crome-audit train --config train/tiny-crome.yaml --out runs/tiny-crome --set train.max_steps=50
     crome-audit augment --config train/tiny-crome.yaml --out runs/tiny-crome    # one stage
-    accelerate launch --config_file train/accelerate/ddp.yaml -m crome_audit.cli train --config ...
+    accelerate launch --config_file train/accelerate/ddp.yaml -m crome_audit.train --config ...
 
 Stages already done with the same config and inputs are skipped; an interrupted run resumes from the last
 completed stage and the newest checkpoint. The output folder is the reward model (``crome-audit run --rm OUT``).

@@ -59,6 +59,7 @@ def public_generator_config(gen: dict | None) -> dict | None:
 
 class Pipeline:
     def __init__(self, cfg: RecipeConfig, out_dir: str | None = None):
+        import torch
         from accelerate import PartialState
 
         self.cfg = cfg
@@ -67,7 +68,8 @@ class Pipeline:
             raise InputError("no output folder: pass --out DIR or set out_dir in the recipe")
         self.out = Path(out)
         self.work = self.out / ".cache" / "pipeline"
-        self.state = PartialState()
+        # without a GPU, processes started by `accelerate launch --multi_gpu` / torchrun train on CPU over gloo
+        self.state = PartialState(cpu=not torch.cuda.is_available())
         self._data = None
         self._generator = None
 
@@ -186,7 +188,9 @@ class Pipeline:
         if stage not in STAGES:
             raise InputError(f"unknown stage '{stage}' (use {', '.join(STAGES)})")
         self.data()
-        if not force and self.is_done(stage):
+        done = not force and self.is_done(stage)
+        self.state.wait_for_everyone()  # every process decides before the main one writes anything
+        if done:
             return {**self.manifest(stage), "skipped": True}
         return getattr(self, f"_stage_{stage}")()
 

@@ -107,7 +107,8 @@ class Trainer:
         self.max_steps_override = max_steps
         use_bf16 = self.t.bf16 == "true" or (self.t.bf16 == "auto" and torch.cuda.is_available()
                                               and torch.cuda.is_bf16_supported())
-        self.acc = accelerator or Accelerator(mixed_precision="bf16" if use_bf16 else "no")
+        self.acc = accelerator or Accelerator(mixed_precision="bf16" if use_bf16 else "no",
+                                              cpu=not torch.cuda.is_available())
         self.bf16 = use_bf16
         self.log_path = Path(log_path) if log_path else self.out_dir / "training_log.jsonl"
 
