@@ -158,6 +158,7 @@ def _bench_n(name: str, b: dict) -> float | None:
 def bench_ci(name: str, b: dict, value: float | None, n: float | None = None) -> tuple | None:
     if value is None:
         return None
+    """Binomial normal CI of a rate measured on n items (n=None: the benchmark's own size; n=0: unknown)."""
     if num(b.get("ci_low")) is not None and num(b.get("ci_high")) is not None and n is None:
         return (num(b["ci_low"]), num(b["ci_high"]))
     n = n if n is not None else _bench_n(name, b)
@@ -238,6 +239,10 @@ def load_baseline(path) -> dict:
 
 # ---- evaluation ---------------------------------------------------------------------------------------
 
+def _f3(v: float) -> str:
+    return f"{v:.3f}".replace("-0.000", "0.000")
+
+
 def _fmt_ci(ci, signed: bool = False) -> str:
     if ci is None or ci[0] == ci[1]:
         return ""
@@ -254,11 +259,11 @@ def _check_max(group, name, value, ci, limit, what="") -> Check:
         return Check(group, name, "fail", f"{name}: no value in the run (limit ≤ {limit:g})", limit=limit)
     lo = ci[0] if ci else value
     if lo > limit:
-        st, msg = "fail", f"{name} {what}{value:.3f}{_fmt_ci(ci)} exceeds the limit {limit:g} beyond its CI"
+        st, msg = "fail", f"{name} {what}{_f3(value)}{_fmt_ci(ci)} exceeds the limit {limit:g} beyond its CI"
     elif value > limit:
-        st, msg = "warn", f"{name} {what}{value:.3f}{_fmt_ci(ci)} is above {limit:g} but within its CI"
+        st, msg = "warn", f"{name} {what}{_f3(value)}{_fmt_ci(ci)} is above {limit:g} but within its CI"
     else:
-        st, msg = "pass", f"{name} {what}{value:.3f}{_fmt_ci(ci)} ≤ {limit:g}"
+        st, msg = "pass", f"{name} {what}{_f3(value)}{_fmt_ci(ci)} ≤ {limit:g}"
     return Check(group, name, st, msg, value=value, ci=ci, limit=limit)
 
 
@@ -267,16 +272,17 @@ def _check_min(group, name, value, ci, limit) -> Check:
         return Check(group, name, "fail", f"{name}: no value in the run (limit ≥ {limit:g})", limit=limit)
     hi = ci[1] if ci else value
     if hi < limit:
-        st, msg = "fail", f"{name} {value:.3f}{_fmt_ci(ci)} is below the minimum {limit:g} beyond its CI"
+        st, msg = "fail", f"{name} {_f3(value)}{_fmt_ci(ci)} is below the minimum {limit:g} beyond its CI"
     elif value < limit:
-        st, msg = "warn", f"{name} {value:.3f}{_fmt_ci(ci)} is below {limit:g} but within its CI"
+        st, msg = "warn", f"{name} {_f3(value)}{_fmt_ci(ci)} is below {limit:g} but within its CI"
     else:
-        st, msg = "pass", f"{name} {value:.3f}{_fmt_ci(ci)} ≥ {limit:g}"
+        st, msg = "pass", f"{name} {_f3(value)}{_fmt_ci(ci)} ≥ {limit:g}"
     return Check(group, name, st, msg, value=value, ci=ci, limit=limit)
 
 
 def _bench_value(benchmarks: dict, path: str):
-    """Resolve 'rewardbench', 'rewardbench.Chat Hard', 'rmbench.hard', 'wildguard.asr.16' -> (value, bench)."""
+    """Resolve 'rewardbench', 'rewardbench.Chat Hard', 'rmbench.hard', 'wildguard.asr.16' -> (value, CI,
+    present). The CI is binomial with the n that value was measured on, when that n is known."""
     name, _, rest = path.partition(".")
     if name not in benchmarks:
         if name not in KNOWN_BENCHMARKS:
@@ -285,10 +291,11 @@ def _bench_value(benchmarks: dict, path: str):
         return None, None, False
     b = benchmarks[name]
     if not rest:
-        return num(b.get("score")), b, True
+        value = num(b.get("score"))
+        return value, bench_ci(name, b, value), True
     node, parts = b, rest.split(".")
     if parts[0] not in b and isinstance(b.get("sections"), dict) and parts[0] in b["sections"]:
-        node = b["sections"]  # 'rewardbench.Chat Hard' is short for 'rewardbench.sections.Chat Hard'
+        parts = ["sections", *parts]  # 'rewardbench.Chat Hard' is short for 'rewardbench.sections.Chat Hard'
     for part in parts:
         if not isinstance(node, dict) or part not in node:
             keys = set(node) if isinstance(node, dict) else set()
@@ -296,7 +303,26 @@ def _bench_value(benchmarks: dict, path: str):
                 keys |= set(b["sections"])
             raise InputError(f"--min/max-benchmark: '{path}': no '{part}' in {name}" + _suggest(part, keys))
         node = node[part]
-    return accuracy_like(node), b, True
+    value = accuracy_like(node)
+    return value, bench_ci(name, b, value, n=_path_n(name, b, parts, node) or 0), True
+
+
+def _path_n(name: str, b: dict, parts: list[str], node) -> float | None:
+    """How many items a value below a benchmark's top level was measured on (None: unknown or not a rate)."""
+    if isinstance(node, dict) and num(node.get("n")):
+        return num(node["n"])
+    head = parts[0]
+    if name == "rewardbench" and head == "sections" and len(parts) == 2:
+        ns = [num(s.get("n")) or 0 for s in (b.get("subsets") or {}).values()
+              if isinstance(s, dict) and s.get("section") == parts[1]]
+        return sum(ns) or None
+    if name == "rmbench" and head in ("hard", "normal", "easy", "score"):
+        return _bench_n(name, b)
+    if name == "wildguard" and head in ("asr", "refusal_rate"):
+        return num(b.get("n_harmful" if head == "asr" else "n_benign"))
+    if name in ("rewordbench", "rewardbench") and head == "score":
+        return _bench_n(name, b)
+    return None
 
 
 def accuracy_like(node):
@@ -339,21 +365,19 @@ def evaluate(results: dict, config: GateConfig, baseline: dict | None = None) ->
             checks.append(_check_max("threshold", f"max_effect:{p['name']}", abs(e), mag, limit,
                                      what="|effect| "))
     for path, limit in config.min_benchmark.items():
-        value, b, present = _bench_value(benchmarks, path)
+        value, ci, present = _bench_value(benchmarks, path)
         if not present:
             checks.append(Check("threshold", f"min_benchmark:{path}", "fail",
                                 f"min_benchmark:{path}: benchmark {path.split('.')[0]} was not run (needed ≥ {limit:g})", limit=limit))
             continue
-        checks.append(_check_min("threshold", f"min_benchmark:{path}", value,
-                                 bench_ci(path.split(".")[0], b, value), limit))
+        checks.append(_check_min("threshold", f"min_benchmark:{path}", value, ci, limit))
     for path, limit in config.max_benchmark.items():
-        value, b, present = _bench_value(benchmarks, path)
+        value, ci, present = _bench_value(benchmarks, path)
         if not present:
             checks.append(Check("threshold", f"max_benchmark:{path}", "fail",
                                 f"max_benchmark:{path}: benchmark {path.split('.')[0]} was not run (needed ≤ {limit:g})", limit=limit))
             continue
-        checks.append(_check_max("threshold", f"max_benchmark:{path}", value,
-                                 bench_ci(path.split(".")[0], b, value), limit))
+        checks.append(_check_max("threshold", f"max_benchmark:{path}", value, ci, limit))
     if baseline is not None:
         checks += _compare_baseline(results, probes, summary, benchmarks, baseline, config)
     return Outcome(checks)
