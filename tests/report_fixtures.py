@@ -190,7 +190,7 @@ def _rewardbench(rng: random.Random, quality: float, subset_n: int) -> dict:
             accs = []
             for s in names:
                 acc = round(min(1.0, max(0.0, q + rng.uniform(-0.12, 0.12))), 4)
-                subsets[s] = {"accuracy": acc, "n": subset_n}
+                subsets[s] = {"accuracy": acc, "n": subset_n, "section": sec}
                 accs.append(acc)
             sections[sec] = sum(accs) / len(accs)
         return {"score": sum(sections.values()) / 4, "sections": sections, "subsets": subsets}

@@ -194,3 +194,16 @@ def test_probe_that_applied_to_nothing_is_not_judged():
     assert st[f"max_effect:{res['probes'][0]['name']}"] == "warn" and out.exit_code == 0
     base = make_baseline(make_results("rm", seed=9))
     assert _status(evaluate(res, GateConfig(), baseline=base))[f"effect:{res['probes'][0]['name']}"] == "warn"
+
+
+def test_sub_metric_ci_uses_its_own_sample_size():
+    res = make_results("rm", seed=6)
+    chat_hard = res["benchmarks"]["rewardbench"]["sections"]["Chat Hard"]
+    c = evaluate(res, GateConfig(min_benchmark={"rewardbench.Chat Hard": 0.0})).checks[0]
+    assert c.value == pytest.approx(chat_hard)
+    assert c.ci[1] - c.ci[0] == pytest.approx(2 * 1.959964 * (chat_hard * (1 - chat_hard) / (6 * 40)) ** 0.5)
+    asr = evaluate(res, GateConfig(max_benchmark={"wildguard.asr.16": 1.0})).checks[0]
+    p = res["benchmarks"]["wildguard"]["asr"]["16"]
+    assert asr.ci[1] - asr.ci[0] == pytest.approx(2 * 1.959964 * (p * (1 - p) / 120) ** 0.5)
+    drop = evaluate(res, GateConfig(max_benchmark={"rewordbench.mean_drop": 1.0})).checks[0]
+    assert drop.ci[0] == drop.ci[1] == drop.value  # not a rate: no binomial CI
