@@ -121,3 +121,13 @@ def test_plan_epoch_groups_by_length_and_is_deterministic():
         return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
 
     assert padding(a) < 0.2 * padding(flat)
+
+
+def test_generator_config_recorded_without_secrets():
+    from crome_audit.train.pipeline import public_generator_config
+
+    rec = public_generator_config({"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1",
+                                   "api_key_env": "MY_KEY"})
+    assert rec["model"] == "m" and rec["api_key_env"] == "MY_KEY" and "max_new_tokens" in rec  # defaults filled
+    assert public_generator_config(None) is None
+    assert "api_key" not in public_generator_config({"backend": "openai", "model": "m", "api_key": "sk-x"})

@@ -11,6 +11,7 @@ completed stage and the newest checkpoint. The output folder is the reward model
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -21,7 +22,7 @@ def _common(func):
     options = [
         click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
                      help="YAML recipe (see train/*.yaml)."),
-        click.option("--out", "out_dir", default=None, help="Output folder (default: out_dir of the recipe)."),
+        click.option("--out", "out_dir", default=None, help="Output folder = the trained RM (default: out_dir of the recipe, else runs/<recipe name>)."),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="Override a recipe field, e.g. --set train.max_steps=50 (repeatable)."),
     ]
@@ -36,7 +37,8 @@ def _pipeline(config_path, out_dir, overrides):
 
     set_offline_if_requested()
     cfg = load_config(config_path, list(overrides))
-    return Pipeline(cfg, out_dir)
+    out = out_dir or cfg.out_dir or str(Path("runs") / Path(config_path).stem)  # runs/ is git-ignored
+    return Pipeline(cfg, out)
 
 
 def _report(pipe, stage: str, manifest: dict) -> None:

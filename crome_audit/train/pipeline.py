@@ -29,6 +29,7 @@ import copy
 import json
 import math
 import random
+import re
 import shutil
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ from .rubrics import build_rubrics
 
 STAGES = ("rubrics", "augment", "filter", "train", "eval")
 VERSIONS = {"rubrics": 1, "augment": 1, "filter": 1, "train": 1, "eval": 1}
-SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
+SECRET_KEY_RE = re.compile(r"(^|_)(api_?key|key|token|secret|password|authorization|bearer)$", re.IGNORECASE)
 REWARDBENCH = ("reward-bench", "rewardbench", "reward_bench")
 
 
@@ -51,10 +52,17 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def public_generator_config(gen: dict | None) -> dict | None:
-    """The generator config without secrets (keys whose name mentions key/token/secret/password)."""
+    """The resolved generator config (all fields, defaults filled) without secrets: the generator layer never
+    holds a key (only the NAME of its environment variable); any key-like field is dropped anyway."""
     if gen is None:
         return None
-    return {k: v for k, v in gen.items() if not any(w in k.lower() for w in SECRET_WORDS) or k == "api_key_env"}
+    try:
+        from ..generate import resolve_config
+
+        gen = resolve_config(gen).to_dict()
+    except Exception:  # an invalid config fails in its own stage; record what was given
+        gen = dict(gen)
+    return {k: v for k, v in gen.items() if not SECRET_KEY_RE.search(k)}
 
 
 class Pipeline:
