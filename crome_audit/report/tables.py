@@ -156,9 +156,11 @@ def rewardbench_table(cmp: Comparison) -> dict | None:
         mark_best([[c] for c in cells], 0, "high")
         n = dig(rbs[0], "subsets", name, "n")
         lb = accuracy(dig(base, "subsets", name)) if base else None
+        section = dig(rbs[0], "subsets", name, "section")
         rows.append({"name": name, "n": fmt(n, "int") if n is not None else "", "cells": cells,
-                     "baseline": _cell(lb, "pct")})
-    return {"runs": runs, "rows": rows, "has_baseline": base is not None}
+                     "baseline": _cell(lb, "pct"), "section": str(section) if section else ""})
+    return {"runs": runs, "rows": rows, "has_baseline": base is not None,
+            "has_sections": any(r["section"] for r in rows)}
 
 
 def rmbench_table(cmp: Comparison) -> dict | None:
