@@ -92,11 +92,13 @@ class ScriptedChatServer:
         self.httpd.server_close()
 
 
-def start_llama_server(gguf: str, log_path: str, timeout: float = 180.0) -> tuple[subprocess.Popen, str]:
-    """Start llama-cpp-python's OpenAI-compatible server on a free port; wait until /v1/models answers."""
+def start_llama_server(gguf: str, log_path: str, timeout: float = 180.0,
+                       n_threads: int = 1) -> tuple[subprocess.Popen, str]:
+    """Start llama-cpp-python's OpenAI-compatible server on a free port; wait until /v1/models answers.
+    One thread by default: on a shared 2-core CI machine oversubscribed threads are far slower."""
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1", "--port", str(port),
-           "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2-135m"]
+           "--n_ctx", "2048", "--n_threads", str(n_threads), "--model_alias", "smollm2-135m"]
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process by the caller
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"http://127.0.0.1:{port}/v1"

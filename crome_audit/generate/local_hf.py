@@ -158,6 +158,17 @@ class LocalHFGenerator(Generator):
         return self.tokenizer.batch_decode(out[:, width:].cpu(), skip_special_tokens=True)
 
     def _run(self, units, emit):
+        import torch
+
+        saved = torch.get_num_threads()
+        if self.config.num_threads:
+            torch.set_num_threads(self.config.num_threads)
+        try:
+            return self._run_batches(units, emit)
+        finally:
+            torch.set_num_threads(saved)
+
+    def _run_batches(self, units, emit):
         failures, ready = [], []
         for u in units:
             ids = self.prompt_ids(u.messages)
