@@ -34,7 +34,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from .errors import InputError
-from .report.compare import dig, index_of, num
+from .report.compare import dig, dmap, index_of, num
 from .results import read_results, write_json_atomic
 
 Z = 1.959964
@@ -140,14 +140,14 @@ def _bench_n(name: str, b: dict) -> float | None:
     if n:
         return n
     if name == "rewardbench":
-        ns = [num(dig(s, "n")) for s in (b.get("subsets") or {}).values() if isinstance(s, dict)]
+        ns = [num(dig(s, "n")) for s in dmap(b, "subsets").values() if isinstance(s, dict)]
     elif name == "rmbench":
-        ns = [num(dig(d, "n")) for d in (b.get("domains") or {}).values() if isinstance(d, dict)]
+        ns = [num(dig(d, "n")) for d in dmap(b, "domains").values() if isinstance(d, dict)]
     elif name == "wildguard":
         ns = [num(b.get("n_harmful"))]
     elif name == "rewordbench":  # a mean over rewrites of the same pairs: count the pairs once (conservative)
-        sizes = [sum(num(dig(s, "n")) or 0 for s in (t.get("sections") or {}).values() if isinstance(s, dict))
-                 for t in (b.get("transformations") or {}).values() if isinstance(t, dict)]
+        sizes = [sum(num(dig(s, "n")) or 0 for s in dmap(t, "sections").values() if isinstance(s, dict))
+                 for t in dmap(b, "transformations").values() if isinstance(t, dict)]
         ns = [min(sizes)] if sizes else []
     else:
         return None
@@ -162,7 +162,7 @@ def bench_ci(name: str, b: dict, value: float | None, n: float | None = None) ->
     if num(b.get("ci_low")) is not None and num(b.get("ci_high")) is not None and n is None:
         return (num(b["ci_low"]), num(b["ci_high"]))
     n = n if n is not None else _bench_n(name, b)
-    if not n or not 0.0 <= value <= 1.0:
+    if not n or n <= 0 or not 0.0 <= value <= 1.0:
         return (value, value)
     half = Z * math.sqrt(value * (1 - value) / n)
     return (value - half, value + half)
@@ -173,7 +173,8 @@ def bench_ci(name: str, b: dict, value: float | None, n: float | None = None) ->
 def make_baseline(results: dict) -> dict:
     """The baseline record: probes with CIs, indices with CIs, benchmark scores with CIs."""
     probes = [{k: p.get(k) for k in ("name", "attribute", "kind", "family", "n", "effect_size", "ci_low",
-                                     "ci_high", "flip_rate")} for p in results.get("probes") or []]
+                                     "ci_high", "flip_rate")} for p in results.get("probes") or []
+              if isinstance(p, dict)]
     summary = results.get("summary") if isinstance(results.get("summary"), dict) else {}
     out_summary = {}
     for kind in ("spurious", "causal"):
@@ -181,7 +182,8 @@ def make_baseline(results: dict) -> dict:
         out_summary[f"{kind}_index"] = v
         out_summary[f"{kind}_index_ci"] = list(index_ci(summary, probes, kind, v) or ()) or None
     benches = {}
-    for name, b in (results.get("benchmarks") or {}).items():
+    benchmarks = results.get("benchmarks") if isinstance(results.get("benchmarks"), dict) else {}
+    for name, b in benchmarks.items():
         if not isinstance(b, dict):
             continue
         score = num(b.get("score"))
@@ -290,6 +292,8 @@ def _bench_value(benchmarks: dict, path: str):
                              + _suggest(name, set(KNOWN_BENCHMARKS) | set(benchmarks)))
         return None, None, False
     b = benchmarks[name]
+    if not isinstance(b, dict):
+        return None, None, True
     if not rest:
         value = num(b.get("score"))
         return value, bench_ci(name, b, value), True
@@ -313,7 +317,7 @@ def _path_n(name: str, b: dict, parts: list[str], node) -> float | None:
         return num(node["n"])
     head = parts[0]
     if name == "rewardbench" and head == "sections" and len(parts) == 2:
-        ns = [num(s.get("n")) or 0 for s in (b.get("subsets") or {}).values()
+        ns = [num(s.get("n")) or 0 for s in dmap(b, "subsets").values()
               if isinstance(s, dict) and s.get("section") == parts[1]]
         return sum(ns) or None
     if name == "rmbench" and head in ("hard", "normal", "easy", "score"):
@@ -391,8 +395,8 @@ def _missing(config, group, name, what) -> Check:
 def _compare_baseline(results, probes, summary, benchmarks, baseline, config) -> list[Check]:
     tol = {k: float(config.tolerance.get(k, 0.0)) for k in TOLERANCE_KINDS}
     checks = []
-    base_sha = dig(baseline, "source", "data_sha256")
-    run_sha = dig(results, "data", "sha256")
+    base_sha, run_sha = dig(baseline, "source", "data_sha256"), dig(results, "data", "sha256")
+    base_sha, run_sha = (str(x) if isinstance(x, str) and x else None for x in (base_sha, run_sha))
     if base_sha and run_sha and base_sha != run_sha:
         checks.append(Check("coverage", "data", "warn", f"data: the run used different data (sha256 {run_sha[:12]}) "
                                                         f"than the baseline ({base_sha[:12]})"))

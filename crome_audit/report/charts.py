@@ -13,7 +13,7 @@ import html
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .compare import RB_SECTIONS, Comparison, dig, num, shared_keys
+from .compare import RB_SECTIONS, Comparison, dig, dmap, num, shared_keys
 
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 RMBENCH_STYLES = ("concise", "detailed plain", "detailed markdown")
@@ -140,7 +140,7 @@ def rewordbench_figure(cmp: Comparison) -> go.Figure | None:
         return None
     trs = [r.benchmarks["rewordbench"]["transformations"] for r in runs]
     tnames = shared_keys(trs)
-    present = {s for t in trs for n in tnames for s in (dig(t[n], "sections") or {})}
+    present = {s for t in trs for n in tnames for s in dmap(t[n], "sections")}
     secs = [s for s in RB_SECTIONS if s in present] + sorted(present - set(RB_SECTIONS))
     has_overall = any(isinstance(dig(t[n], "overall"), dict) for t in trs for n in tnames)
     cols = (["Overall"] if has_overall else []) + secs
@@ -215,7 +215,7 @@ def _rm_matrix(rm: dict):
     mats = []
     if _is_3x3(rm.get("matrix")):
         return [[num(v) for v in row] for row in rm["matrix"]]
-    for d in (rm.get("domains") or {}).values():
+    for d in dmap(rm, "domains").values():
         if isinstance(d, dict) and _is_3x3(d.get("matrix")):
             mats.append(d["matrix"])
     if not mats:

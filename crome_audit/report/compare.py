@@ -42,6 +42,12 @@ def dig(obj, *keys):
     return obj
 
 
+def dmap(obj, *keys) -> dict:
+    """dig(), but always a dict ({} when missing or not a dict)."""
+    v = dig(obj, *keys)
+    return v if isinstance(v, dict) else {}
+
+
 def accuracy(value) -> float | None:
     """A subset entry may be ``{"accuracy": x, "n": k}`` or a bare number."""
     if isinstance(value, dict):
@@ -249,13 +255,13 @@ def _benchmark_notes(runs: list[Run]) -> list[str]:
         if len(have) < 2:
             continue
         if name == "rewardbench":
-            sets = [set(r.benchmarks[name].get("subsets") or {}) for r in have]
+            sets = [set(dmap(r.benchmarks[name], "subsets")) for r in have]
             if any(s != sets[0] for s in sets):
                 common = set.intersection(*sets)
                 notes.append(f"RewardBench subsets differ between runs; the subset table shows the {len(common)} "
                              "they share, and overall/section scores are each run's own.")
         if name == "rewordbench":
-            sets = [set(r.benchmarks[name].get("transformations") or {}) for r in have]
+            sets = [set(dmap(r.benchmarks[name], "transformations")) for r in have]
             if any(s != sets[0] for s in sets):
                 notes.append("reWordBench transformations differ between runs; the heatmaps show the ones all "
                              "runs share.")
@@ -263,9 +269,8 @@ def _benchmark_notes(runs: list[Run]) -> list[str]:
 
 
 def shared_keys(dicts: list[dict]) -> list[str]:
-    """Keys present in every dict, in first-seen order."""
-    dicts = [d for d in dicts if isinstance(d, dict)]
-    if not dicts:
+    """Keys present in every dict, in first-seen order (none when any of them is not a dict)."""
+    if not dicts or not all(isinstance(d, dict) for d in dicts):
         return []
     common = set(dicts[0])
     for d in dicts[1:]:
