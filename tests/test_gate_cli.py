@@ -142,3 +142,13 @@ def test_example_workflow_uses_real_options():
     help_text = CliRunner().invoke(main, ["gate", "--help"]).output
     used = {o for cmd in gate_cmds for o in re.findall(r"(--[a-z][a-z-]+)", cmd)}
     assert used and all(o in help_text for o in used), used - {o for o in used if o in help_text}
+
+
+def test_unwritable_outputs(runs, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    r = _gate(runs["base"], "--max-spurious-index", "5", "--junit", blocker / "gate.xml")
+    assert r.returncode == 2 and "--junit" in r.stderr and "cannot write" in r.stderr
+    # a step summary that cannot be written is a warning; the verdict's exit code stands
+    r = _gate(runs["regressed"], "--baseline", runs["base"], env={"GITHUB_STEP_SUMMARY": str(tmp_path)})
+    assert r.returncode == 1 and "warning: GITHUB_STEP_SUMMARY" in r.stderr

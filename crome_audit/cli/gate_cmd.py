@@ -110,9 +110,12 @@ def gate(run_dir, baseline_path, max_spurious_index, min_causal_index, max_effec
 
     if junit_path:
         tmp = Path(junit_path).with_name(f".{Path(junit_path).name}.tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(junit_xml(outcome), encoding="utf-8")
-        os.replace(tmp, junit_path)
+        try:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(junit_xml(outcome), encoding="utf-8")
+            os.replace(tmp, junit_path)
+        except OSError as e:
+            raise InputError(f"--junit {junit_path}: cannot write: {e.strerror or e}") from None
     for line in console_lines(outcome):
         if quiet and line.startswith("PASS"):
             continue
@@ -123,8 +126,11 @@ def gate(run_dir, baseline_path, max_spurious_index, min_causal_index, max_effec
         for line in github_annotations(outcome):
             click.echo(line)
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        run_name = str(results.get("rm", {}).get("name") or run_dir)
-        with open(summary_path, "a", encoding="utf-8") as f:
-            f.write(markdown_summary(outcome, run_name, baseline_path or ""))
+    if summary_path:  # a summary that cannot be written must not replace the verdict
+        rm = results.get("rm") if isinstance(results.get("rm"), dict) else {}
+        try:
+            with open(summary_path, "a", encoding="utf-8") as f:
+                f.write(markdown_summary(outcome, str(rm.get("name") or run_dir), baseline_path or ""))
+        except OSError as e:
+            click.echo(f"crome-audit: warning: GITHUB_STEP_SUMMARY {summary_path}: {e.strerror or e}", err=True)
     sys.exit(outcome.exit_code)
