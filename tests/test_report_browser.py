@@ -118,6 +118,7 @@ def test_hostile_text_is_displayed_not_executed(driver, tmp_path):
          "reward_perturbed": 0.9, "other_reward": 0.5, "flipped": True}]})
     res["config"]["note"] = XSS[0]
     res["probes"][0]["attribute"] = XSS[2]
+    res["probes"][1]["name"] = XSS[0]  # a probe name lands in chart labels (plotly renders some HTML there)
     report = render_report([res], tmp_path / "xss.html", title=XSS[0])
     info = open_report(driver, report, screenshot=tmp_path / "xss.png")
     _assert_clean(info)
@@ -129,6 +130,9 @@ def test_hostile_text_is_displayed_not_executed(driver, tmp_path):
     for s in XSS:
         assert s in text, s  # shown literally, as text
     assert driver.title == XSS[0]
+    text_of = "return document.getElementById(arguments[0]).textContent"
+    assert XSS[0] in driver.execute_script(text_of, "fig-spurious")  # a probe name, as literal text
+    assert XSS[1] in driver.execute_script(text_of, "fig-scatter")  # the RM name, as literal text
     assert driver.execute_script("return document.querySelectorAll('img').length") == 0
     assert driver.execute_script("return document.querySelectorAll('textarea').length") == 0
     scripts = driver.execute_script("return Array.from(document.scripts).map(s => s.type + ' ' + s.src)")
