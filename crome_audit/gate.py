@@ -21,7 +21,7 @@ warning, never a failure.
     outcome = evaluate(read_results("runs/new"), GateConfig(max_spurious_index=0.3), baseline=None)
     outcome.failed, outcome.checks
 
-Plain data in and out; no torch. Output formats (JUnit XML, GitHub annotations, Markdown) are at the bottom.
+Plain data in and out; no torch. Output formats (JUnit XML, GitHub annotations, Markdown): gate_output.py.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
 from .errors import InputError
 from .report.compare import dig, dmap, index_of, num
@@ -245,7 +244,7 @@ def _f3(v: float) -> str:
     return f"{v:.3f}".replace("-0.000", "0.000")
 
 
-def _fmt_ci(ci, signed: bool = False) -> str:
+def fmt_ci(ci, signed: bool = False) -> str:
     if ci is None or ci[0] == ci[1]:
         return ""
     return f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if signed else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
@@ -261,11 +260,11 @@ def _check_max(group, name, value, ci, limit, what="") -> Check:
         return Check(group, name, "fail", f"{name}: no value in the run (limit ≤ {limit:g})", limit=limit)
     lo = ci[0] if ci else value
     if lo > limit:
-        st, msg = "fail", f"{name} {what}{_f3(value)}{_fmt_ci(ci)} exceeds the limit {limit:g} beyond its CI"
+        st, msg = "fail", f"{name} {what}{_f3(value)}{fmt_ci(ci)} exceeds the limit {limit:g} beyond its CI"
     elif value > limit:
-        st, msg = "warn", f"{name} {what}{_f3(value)}{_fmt_ci(ci)} is above {limit:g} but within its CI"
+        st, msg = "warn", f"{name} {what}{_f3(value)}{fmt_ci(ci)} is above {limit:g} but within its CI"
     else:
-        st, msg = "pass", f"{name} {what}{_f3(value)}{_fmt_ci(ci)} ≤ {limit:g}"
+        st, msg = "pass", f"{name} {what}{_f3(value)}{fmt_ci(ci)} ≤ {limit:g}"
     return Check(group, name, st, msg, value=value, ci=ci, limit=limit)
 
 
@@ -274,11 +273,11 @@ def _check_min(group, name, value, ci, limit) -> Check:
         return Check(group, name, "fail", f"{name}: no value in the run (limit ≥ {limit:g})", limit=limit)
     hi = ci[1] if ci else value
     if hi < limit:
-        st, msg = "fail", f"{name} {_f3(value)}{_fmt_ci(ci)} is below the minimum {limit:g} beyond its CI"
+        st, msg = "fail", f"{name} {_f3(value)}{fmt_ci(ci)} is below the minimum {limit:g} beyond its CI"
     elif value < limit:
-        st, msg = "warn", f"{name} {_f3(value)}{_fmt_ci(ci)} is below {limit:g} but within its CI"
+        st, msg = "warn", f"{name} {_f3(value)}{fmt_ci(ci)} is below {limit:g} but within its CI"
     else:
-        st, msg = "pass", f"{name} {_f3(value)}{_fmt_ci(ci)} ≥ {limit:g}"
+        st, msg = "pass", f"{name} {_f3(value)}{fmt_ci(ci)} ≥ {limit:g}"
     return Check(group, name, st, msg, value=value, ci=ci, limit=limit)
 
 
@@ -460,7 +459,7 @@ def _interval_compare(group, name, v, ci, bv, bci, worse, tol, label=None, note=
     sg = label == "effect"
     val = f"{v:+.3f}" if sg else f"{v:.3f}"
     bval = f"{bv:+.3f}" if sg else f"{bv:.3f}"
-    desc = f"{label + ' ' if label else ''}{val}{_fmt_ci(ci, sg)} vs baseline {bval}{_fmt_ci(bci, sg)}{note}"
+    desc = f"{label + ' ' if label else ''}{val}{fmt_ci(ci, sg)} vs baseline {bval}{fmt_ci(bci, sg)}{note}"
     if worse == "up":  # drifted: the point estimate left the baseline's CI, but the CIs still overlap
         regressed, drifted = ci[0] > bci[1] + tol, v > bci[1] + tol
         improved = ci[1] < bci[0] - tol
@@ -474,77 +473,3 @@ def _interval_compare(group, name, v, ci, bv, bci, worse, tol, label=None, note=
     else:
         st, msg = "pass", f"{name}: {'improved' if improved else 'ok'}: {desc}"
     return Check(group, name, st, msg, value=v, ci=ci, baseline=bv, baseline_ci=bci)
-
-
-# ---- output formats -----------------------------------------------------------------------------------
-
-MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
-
-
-def console_lines(outcome: Outcome) -> list[str]:
-    lines = [f"{MARK[c.status]}  {c.message}" for c in outcome.checks]
-    n_fail, n_warn = len(outcome.failed), len(outcome.warnings)
-    verdict = "FAILED" if n_fail else "PASSED"
-    lines.append(f"gate {verdict}: {len(outcome.checks)} checks, {n_fail} failed, {n_warn} warnings")
-    return lines
-
-
-def junit_xml(outcome: Outcome, suite: str = "crome-audit gate") -> str:
-    """One <testcase> per gated metric; failures as <failure>, warnings noted in <system-out>."""
-    root = ET.Element("testsuites")
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(outcome.checks)),
-                       failures=str(len(outcome.failed)), errors="0", skipped="0")
-    for c in outcome.checks:
-        tc = ET.SubElement(ts, "testcase", classname=f"crome_audit.gate.{c.group}", name=c.name)
-        if c.status == "fail":
-            f = ET.SubElement(tc, "failure", message=c.message, type="regression")
-            f.text = c.message
-        elif c.status == "warn":
-            ET.SubElement(tc, "system-out").text = "WARNING: " + c.message
-    root.set("tests", ts.get("tests"))
-    root.set("failures", ts.get("failures"))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _gh_escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
-
-
-def github_annotations(outcome: Outcome, file: str | None = None) -> list[str]:
-    """``::error``/``::warning`` workflow commands (GitHub Actions shows them on the run and the PR)."""
-    out = []
-    for c in outcome.checks:
-        if c.status == "pass":
-            continue
-        level = "error" if c.status == "fail" else "warning"
-        props = f"title={_gh_escape('crome-audit gate: ' + c.name, prop=True)}"
-        if file:
-            props = f"file={_gh_escape(file, prop=True)}," + props
-        out.append(f"::{level} {props}::{_gh_escape(c.message)}")
-    return out
-
-
-def _md(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_summary(outcome: Outcome, run_name: str = "", baseline_name: str = "") -> str:
-    icon = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
-    n_fail = len(outcome.failed)
-    head = "❌ **crome-audit gate failed**" if n_fail else "✅ **crome-audit gate passed**"
-    lines = [f"### {head}", ""]
-    what = f"Run `{_md(run_name)}`" if run_name else "Run"
-    if baseline_name:
-        what += f" vs baseline `{_md(baseline_name)}`"
-    lines += [f"{what}: {len(outcome.checks)} checks, {n_fail} failed, {len(outcome.warnings)} warnings. "
-              "A regression counts only outside the confidence intervals.", "",
-              "| | check | value [95% CI] | baseline [95% CI] | limit | detail |", "|---|---|---|---|---|---|"]
-    order = {"fail": 0, "warn": 1, "pass": 2}
-    for c in sorted(outcome.checks, key=lambda c: order[c.status]):
-        val = f"{c.value:.3f}{_fmt_ci(c.ci)}" if c.value is not None else "—"
-        base = f"{c.baseline:.3f}{_fmt_ci(c.baseline_ci)}" if c.baseline is not None else "—"
-        lim = f"{c.limit:g}" if c.limit is not None else "—"
-        lines.append(f"| {icon[c.status]} | {_md(c.name)} | {val} | {base} | {lim} | {_md(c.message)} |")
-    return "\n".join(lines) + "\n"

@@ -207,3 +207,24 @@ def test_sub_metric_ci_uses_its_own_sample_size():
     assert asr.ci[1] - asr.ci[0] == pytest.approx(2 * 1.959964 * (p * (1 - p) / 120) ** 0.5)
     drop = evaluate(res, GateConfig(max_benchmark={"rewordbench.mean_drop": 1.0})).checks[0]
     assert drop.ci[0] == drop.ci[1] == drop.value  # not a rate: no binomial CI
+
+
+def test_output_formats_escape_what_they_must():
+    from xml.etree import ElementTree as ET
+
+    from crome_audit.gate import Check, Outcome
+    from crome_audit.gate_output import github_annotations, junit_xml, markdown_summary
+
+    out = Outcome([Check("probe", "effect:a,b:c", "fail", "100% worse\nsee <docs> & | pipes", value=1.0),
+                   Check("index", "causal_index", "warn", "drifted"), Check("index", "spurious_index", "pass", "ok")])
+    ann = github_annotations(out)
+    assert ann == ["::error title=crome-audit gate%3A effect%3Aa%2Cb%3Ac::100%25 worse%0Asee <docs> & | pipes",
+                   "::warning title=crome-audit gate%3A causal_index::drifted"]
+    md = markdown_summary(out, "my|rm")
+    assert "`my\\|rm`" in md and "see <docs> & \\| pipes" in md and "\n\n" in md
+    assert md.index("❌") < md.index("⚠️") < md.index("| ✅ |")  # failures first
+    root = ET.fromstring(junit_xml(out).split("\n", 1)[1])
+    cases = root.find("testsuite").findall("testcase")
+    assert [c.get("name") for c in cases] == ["effect:a,b:c", "causal_index", "spurious_index"]
+    assert cases[0].find("failure").get("message") == "100% worse\nsee <docs> & | pipes"
+    assert cases[1].find("system-out").text == "WARNING: drifted" and cases[2].find("failure") is None

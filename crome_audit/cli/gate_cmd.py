@@ -80,16 +80,8 @@ def gate(run_dir, baseline_path, max_spurious_index, min_causal_index, max_effec
          max_benchmark, tolerance, fail_on_missing, junit_path, write_baseline_path, github, quiet):
     """Gate RUN_DIR (a run folder or results.json) on thresholds and/or a baseline; exit 1 on a regression."""
     from ..errors import InputError
-    from ..gate import (
-        GateConfig,
-        console_lines,
-        evaluate,
-        github_annotations,
-        junit_xml,
-        load_baseline,
-        markdown_summary,
-        write_baseline,
-    )
+    from ..gate import GateConfig, evaluate, load_baseline, write_baseline
+    from ..gate_output import console_lines, github_annotations, junit_xml, markdown_summary
     from ..results import read_results
 
     config = GateConfig(max_spurious_index=max_spurious_index, min_causal_index=min_causal_index,
