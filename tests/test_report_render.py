@@ -98,13 +98,19 @@ def test_different_data_and_suites_compare_only_shared(tmp_path):
     assert cmp.runs[0].indices["spurious"] == pytest.approx(sum(spur) / len(spur))
     assert cmp.runs[0].indices["spurious"] != pytest.approx(a["summary"]["spurious_index"])
     html = _render(tmp_path, [a, b])
-    assert "Compared on what the runs share" in html and "whitespace_noise" not in _chart_names(html)
+    names = _chart_names(html)
+    assert "Compared on what the runs share" in html and "whitespace_noise" not in names
+    assert {"length_restate", "swap_answer", "length", "relevance"} <= names  # probes under attributes
 
 
 def _chart_names(html):
     m = re.search(r'<script type="application/json" id="figures-data">(.*?)</script>', html, re.S)
     figs = json.loads(m.group(1))
-    return {x for f in figs.values() for t in f["data"] for x in (t.get("x") or []) if isinstance(x, str)}
+    def flat(xs):
+        for x in xs or []:
+            yield from (flat(x) if isinstance(x, list) else [x])
+
+    return {x for f in figs.values() for t in f["data"] for x in flat(t.get("x")) if isinstance(x, str)}
 
 
 def test_bench_only_run_and_null_probe_values(tmp_path):

@@ -35,7 +35,11 @@ def sensitivity_figure(cmp: Comparison, kind: str) -> go.Figure | None:
     names = [n for n in cmp.shared_probes if cmp.probe_meta[n]["kind"] == kind]
     if not names:
         return None
-    x = [esc(n) for n in names]
+    # two-level axis: probes grouped under their attribute (in first-seen order of the attributes)
+    attrs = [cmp.probe_meta[n]["attribute"] for n in names]
+    order = list(dict.fromkeys(attrs))
+    names = sorted(names, key=lambda n: order.index(cmp.probe_meta[n]["attribute"]))
+    x = [[esc(cmp.probe_meta[n]["attribute"]) for n in names], [esc(n) for n in names]]
     fig = go.Figure()
     runs = ([cmp.reference] if cmp.reference else []) + cmp.probe_runs
     for run in runs:
@@ -57,7 +61,8 @@ def sensitivity_figure(cmp: Comparison, kind: str) -> go.Figure | None:
                              "thickness": 1.2, "width": 3, "color": "#374151"},
                     hovertext=hover, hoverinfo="text")
     fig.add_hline(y=0, line={"color": "#111827", "width": 1})
-    _layout(fig, barmode="group", yaxis_title="effect size (reward SDs), 95% CI", bargap=0.25)
+    fig.update_xaxes(tickangle=-30, tickfont={"size": 11})
+    _layout(fig, height=440, barmode="group", yaxis_title="effect size (reward SDs), 95% CI", bargap=0.25)
     return fig
 
 
