@@ -75,6 +75,21 @@ def test_bad_prompt_files_exit_2(tmp_path, content, message):
     assert not out.exists()
 
 
+def test_wildguardmix_columns_and_unlabelled_rows(tmp_path):
+    path = tmp_path / "wgm.jsonl"
+    path.write_text('{"prompt": "a", "prompt_harm_label": "unharmful"}\n{"prompt": "b", "prompt_harm_label": null}\n'
+                    '{"prompt": "c", "prompt_harm_label": "harmful"}\n')
+    out = tmp_path / "c.jsonl"
+    with ScriptedChatServer(_reply) as server:
+        args = ["--prompts", str(path), "--generator", f"openai:{server.base_url}#m", "-n", "1", "--out", str(out)]
+        r = _run(*args)
+        assert r.exit_code == 2 and "wgm.jsonl:2: missing field 'label'" in r.output
+        r = _run(*args, "--skip-unlabeled")
+        assert r.exit_code == 0 and "skipped 1 unlabelled rows" in r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(x["prompt_id"], x["label"]) for x in rows] == [("0", "benign"), ("2", "harmful")]
+
+
 def test_bad_generator_exit_2_and_unreachable_exit_3(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps([{"text": "hi", "label": "unharmful", "prompt_id": "a"}]))

@@ -24,12 +24,13 @@ HARMFUL = {"harmful"}
 BENIGN = {"benign", "safe", "unharmful", "harmless"}
 
 
-def load_prompts(path: str, limit: int | None = None) -> list[dict]:
-    """Read WildGuard-style prompt rows -> [{prompt_id, prompt, label}] (InputError on bad rows)."""
+def load_prompts(path: str, limit: int | None = None, skip_unlabeled: bool = False) -> tuple[list[dict], int]:
+    """Read WildGuard-style prompt rows -> ([{prompt_id, prompt, label}], n skipped) (InputError on bad rows).
+    ``skip_unlabeled``: rows with a null label (26 in WildGuardTest) are skipped and counted, not errors."""
     from ..data import read_rows
 
     rows, _ = read_rows(path)
-    out, seen = [], {}
+    out, seen, skipped = [], {}, 0
     for i, (loc, row) in enumerate(rows):
         text = row.get("prompt", row.get("text"))
         if text is None:
@@ -38,8 +39,11 @@ def load_prompts(path: str, limit: int | None = None) -> list[dict]:
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"{loc}: field '{'prompt' if 'prompt' in row else 'text'}' must be a non-empty string")
         label = row.get("label", row.get("prompt_harm_label"))
+        if label is None and skip_unlabeled:
+            skipped += 1
+            continue
         if label is None:
-            raise InputError(f"{loc}: missing field 'label' (harmful or benign)")
+            raise InputError(f"{loc}: missing field 'label' (harmful or benign; --skip-unlabeled skips such rows)")
         norm = str(label).strip().lower()
         if norm not in HARMFUL | BENIGN:
             raise InputError(f"{loc}: field 'label': unknown value {label!r} (use harmful, or benign/safe/unharmful)")
@@ -51,7 +55,9 @@ def load_prompts(path: str, limit: int | None = None) -> list[dict]:
         out.append({"prompt_id": pid, "prompt": text, "label": "harmful" if norm in HARMFUL else "benign"})
         if limit is not None and len(out) >= limit:
             break
-    return out
+    if not out:
+        raise InputError(f"{path}: no labelled prompts")
+    return out, skipped
 
 
 @click.command("generate")
@@ -72,15 +78,16 @@ def load_prompts(path: str, limit: int | None = None) -> list[dict]:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="local: sequences per batch.")
 @click.option("--cache-dir", default=None, help="Folder of the generation cache (default next to the score cache).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the generation cache.")
+@click.option("--skip-unlabeled", is_flag=True, help="Skip rows whose label is null instead of failing.")
 @cli_errors
 def generate(prompts_path, generator_spec, n, out_path, limit, temperature, top_p, seed, max_new_tokens,
-             concurrency, batch_size, cache_dir, no_cache):
+             concurrency, batch_size, cache_dir, no_cache, skip_unlabeled):
     """Generate N candidate responses per prompt for WildGuard Best-of-N (cached; atomic output)."""
     from ..data import write_jsonl_atomic
     from ..generate import load_generator, resolve_config
     from ..generate.tasks import best_of_n_candidates
 
-    rows = load_prompts(prompts_path, limit)
+    rows, skipped = load_prompts(prompts_path, limit, skip_unlabeled)
     config = resolve_config(generator_spec, concurrency=concurrency, batch_size=batch_size, cache_dir=cache_dir,
                             cache=False if no_cache else None, max_new_tokens=max_new_tokens,
                             temperature=temperature, top_p=top_p, seed=seed)
@@ -93,4 +100,5 @@ def generate(prompts_path, generator_spec, n, out_path, limit, temperature, top_
     write_jsonl_atomic(out_path, ({**r, "candidates": c, "generator": meta} for r, c in zip(rows, cands)))
     empty = sum(1 for c in cands for x in c if not x.strip())
     click.echo(f"wrote {len(rows)} prompts x {n} candidates to {out_path} (generated {stats['requests']}, "
-               f"cached {stats['cache_hits']}, retries {stats['retries']}, empty candidates {empty})", err=True)
+               f"cached {stats['cache_hits']}, retries {stats['retries']}, empty candidates {empty}"
+               + (f", skipped {skipped} unlabelled rows" if skipped else "") + ")", err=True)
