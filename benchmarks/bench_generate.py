@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crome_audit.generate import load_generator  # noqa: E402
-from tests.generate_servers import start_llama_server  # noqa: E402
+from tests.generate_servers import ScriptedChatServer, start_llama_server  # noqa: E402
 from tests.test_generate_local import smollm2_gguf  # noqa: E402
 
 
@@ -43,12 +43,32 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=24)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument("--skip-local", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="torch threads for the local backend")
     args = ap.parse_args()
     gguf = smollm2_gguf()
     convs = prompts(args.prompts)
-    n = len(convs)
 
+    if not args.skip_local:
+        bench_local(gguf, convs, args)
+    if not args.skip_http:
+        bench_http(gguf, convs, args)
+    bench_latency(args)
+
+
+def bench_latency(args, latency=0.25, n=32):
+    """A hosted API is latency-bound: a stdlib server answering every request after `latency` seconds."""
+    with ScriptedChatServer(lambda body, i: (200, "ok", {}, latency)) as server:
+        res = {}
+        for c in (1, 8):
+            gen = load_generator(f"openai:{server.base_url}#m", cache=False, progress=False, concurrency=c)
+            _, res[c] = timed(gen, [f"q{i}" for i in range(n)], 8)
+    print(f"latency-bound server ({latency}s per request, {n} requests): sequential {n / res[1]:.1f} req/s, "
+          f"concurrency 8 {n / res[8]:.1f} req/s, ratio {res[1] / res[8]:.2f}x")
+
+
+def bench_local(gguf, convs, args):
+    n = len(convs)
     gen = load_generator(f"local:{gguf}", device="cpu", cache=False, progress=False, batch_size=1,
                          num_threads=args.threads)
     timed(gen, convs[:1], 4)  # warm-up
@@ -59,15 +79,16 @@ def main():
           f"samples/s, batch {args.batch_size} {n / t_batch:.2f} samples/s, ratio {t_one / t_batch:.2f}x, "
           f"same outputs: {one == batched}")
 
-    if args.skip_http:
-        return
+
+def bench_http(gguf, convs, args):
+    n = len(convs)
     proc, base = start_llama_server(gguf, os.devnull, n_threads=args.threads or 2)
     try:
         seq = load_generator(f"openai:{base}#smollm2", cache=False, progress=False, concurrency=1)
         timed(seq, convs[:1], 4)
-        out_seq, t_seq = timed(seq, convs, args.new_tokens)
         par = load_generator(f"openai:{base}#smollm2", cache=False, progress=False, concurrency=4)
-        out_par, t_par = timed(par, convs, args.new_tokens)
+        out_par, t_par = timed(par, convs, args.new_tokens)  # alternate the order to spread load noise
+        out_seq, t_seq = timed(seq, convs, args.new_tokens)
         print(f"llama_cpp.server (CPU, same prompts): sequential {n / t_seq:.2f} samples/s, concurrency 4 "
               f"{n / t_par:.2f} samples/s, ratio {t_seq / t_par:.2f}x, same outputs: {out_seq == out_par}")
     finally:
