@@ -81,3 +81,53 @@ def test_missing_local_model_is_a_clear_error(tmp_path):
         load_generator(f"local:{tmp_path}/nothing-here")
     with pytest.raises(ModelLoadError, match="no GGUF file 'x.gguf'"):
         load_generator(f"local:{tmp_path}?gguf_file=x.gguf")
+
+
+def _tiny_causal_lm(out, chat_template: bool) -> str:
+    """A random-init 2-layer Llama causal LM with the MiniLM WordPiece tokenizer; pad == eos ([SEP])."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tests.tiny_models import CHAT_TEMPLATE, local_tokenizer
+
+    tok = local_tokenizer()
+    tok.eos_token = "[SEP]"
+    tok.pad_token = "[SEP]"
+    if chat_template:
+        tok.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None)
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return str(out)
+
+
+@pytest.mark.parametrize("chat_template", [True, False])
+def test_tiny_folder_model_pads_left_with_a_distinct_pad(tmp_path, chat_template):
+    path = _tiny_causal_lm(tmp_path / "lm", chat_template)
+    gen = load_generator({"backend": "local", "model": path, "device": "cpu", "progress": False,
+                          "cache_dir": str(tmp_path / "cache"), "batch_size": 4, "num_threads": 1})
+    assert gen.tokenizer.convert_ids_to_tokens(gen.pad_id) == "[PAD]" and gen.pad_id not in gen.eos_ids
+    convs = ["a b c d e f g h i j k l", "hello", [{"role": "user", "content": "one two"},
+                                                  {"role": "assistant", "content": "three"},
+                                                  {"role": "user", "content": "four"}]]
+    if not chat_template:
+        expected = gen.tokenizer("User: hello\nAssistant:", add_special_tokens=False)["input_ids"]
+        assert gen.prompt_ids([{"role": "user", "content": "hello"}]) == expected  # no trailing [SEP]
+    batched = gen.generate(convs, max_new_tokens=5, seed=0)
+    gen.config.cache, cache, gen.cache = False, gen.cache, None
+    gen.config.batch_size = 1
+    assert gen.generate(convs, max_new_tokens=5) == batched
+    sampled = gen.generate(convs, n=2, max_new_tokens=5, temperature=1.0, top_p=0.9)
+    gen.config.batch_size = 6
+    assert gen.generate(convs, n=2, max_new_tokens=5, temperature=1.0, top_p=0.9) == sampled
+    gen.cache, gen.config.cache = cache, True
+    again = load_generator({"backend": "local", "model": path, "device": "cpu", "progress": False,
+                            "cache_dir": str(tmp_path / "cache")})
+    assert again.generate(convs, max_new_tokens=5, seed=0) == batched
+    assert again.stats["requests"] == 0 and again.stats["cache_hits"] == 3
+    assert again.identity()["weights"] == gen.identity()["weights"]

@@ -130,11 +130,14 @@ class LocalHFGenerator(Generator):
 
     def prompt_ids(self, messages: list[dict]) -> list[int]:
         tok = self.tokenizer
-        if tok.chat_template:
+        if tok.chat_template:  # the template writes any BOS itself
             text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        else:  # base models: a plain transcript
-            text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
-        return tok(text, add_special_tokens=not tok.chat_template)["input_ids"]
+            return tok(text, add_special_tokens=False)["input_ids"]
+        # base models: a plain transcript, BOS first if the model has one (never a trailing EOS/[SEP])
+        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        bos = tok.bos_token_id
+        return [bos, *ids] if bos is not None and bos not in self.eos_ids else ids
 
     def _generate_batch(self, batch: list[tuple[Unit, list[int]]]) -> list[str]:
         import torch
