@@ -27,14 +27,13 @@ Plain data in and out; no torch. Output formats (JUnit XML, GitHub annotations, 
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
 from .report.compare import dig, dmap, index_of, num
-from .results import read_results, write_json_atomic
+from .results import read_json_file, read_results, write_json_atomic
 
 Z = 1.959964
 BASELINE_VERSION = "1.0"
@@ -213,14 +212,7 @@ def load_baseline(path) -> dict:
     p = Path(path)
     if p.is_dir() or p.name == "results.json":
         return make_baseline(read_results(p))
-    if not p.is_file():
-        raise InputError(f"{p}: no such baseline file")
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: not valid UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{p}:{e.lineno}: invalid JSON: {e.msg}") from None
+    obj = read_json_file(p, "baseline file")
     if isinstance(obj, dict) and "schema_version" in obj and "probes" in obj:
         return make_baseline(read_results(p))
     if not isinstance(obj, dict) or "crome_audit_baseline" not in obj:

@@ -92,19 +92,24 @@ def write_results(out_dir: str | os.PathLike, results: dict) -> Path:
     return path
 
 
+def read_json_file(path: Path, what: str = "file"):
+    """Parse a JSON file; every failure is one InputError line naming the file (and line)."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+
+
 def read_results(path: str | os.PathLike) -> dict:
     """Read and validate a results.json (or a run folder holding one)."""
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
-    if not path.is_file():
-        raise InputError(f"{path}: no such results file")
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not valid UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    obj = read_json_file(path, "results file")
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a JSON object")
     missing = [k for k in REQUIRED if k not in obj]
