@@ -26,12 +26,12 @@ Plain data in and out; no torch. Output formats (JUnit XML, GitHub annotations, 
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .registry import suggest
 from .report.compare import dig, dmap, index_of, num
 from .results import read_json_file, read_results, write_json_atomic
 
@@ -242,11 +242,6 @@ def fmt_ci(ci, signed: bool = False) -> str:
     return f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if signed else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(close)}?)" if close else f" (available: {', '.join(sorted(options))})"
-
-
 def _check_max(group, name, value, ci, limit, what="") -> Check:
     if value is None:
         return Check(group, name, "fail", f"{name}: no value in the run (limit ≤ {limit:g})", limit=limit)
@@ -280,7 +275,7 @@ def _bench_value(benchmarks: dict, path: str):
     if name not in benchmarks:
         if name not in KNOWN_BENCHMARKS:
             raise InputError(f"--min/max-benchmark: unknown benchmark '{name}'"
-                             + _suggest(name, set(KNOWN_BENCHMARKS) | set(benchmarks)))
+                             + suggest(name, set(KNOWN_BENCHMARKS) | set(benchmarks)))
         return None, None, False
     b = benchmarks[name]
     if not isinstance(b, dict):
@@ -296,7 +291,7 @@ def _bench_value(benchmarks: dict, path: str):
             keys = set(node) if isinstance(node, dict) else set()
             if node is b and isinstance(b.get("sections"), dict):
                 keys |= set(b["sections"])
-            raise InputError(f"--min/max-benchmark: '{path}': no '{part}' in {name}" + _suggest(part, keys))
+            raise InputError(f"--min/max-benchmark: '{path}': no '{part}' in {name}" + suggest(part, keys))
         node = node[part]
     value = accuracy_like(node)
     return value, bench_ci(name, b, value, n=_path_n(name, b, parts, node) or 0), True
@@ -347,7 +342,7 @@ def evaluate(results: dict, config: GateConfig, baseline: dict | None = None) ->
         if not matched:
             opts = {str(p.get("attribute")) for p in probes} | {str(p.get("name")) for p in probes}
             raise InputError(f"--max-effect {attr}={limit:g}: no probe with that attribute or name"
-                             + _suggest(attr, opts))
+                             + suggest(attr, opts))
         for p in matched:
             e = num(p.get("effect_size"))
             if e is None:  # the probe applied to no item (n = 0): nothing to judge

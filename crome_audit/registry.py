@@ -19,6 +19,15 @@ from typing import Any
 from .errors import InputError
 
 
+def suggest(word: str, options, n: int = 3) -> str:
+    """The hint after an unknown name: " (did you mean 'x'?)", else " (known: a, b, c)"."""
+    options = sorted(str(o) for o in options)
+    close = difflib.get_close_matches(str(word), options, n=n, cutoff=0.5)
+    if close:
+        return f" (did you mean {', '.join(repr(c) for c in close)}?)"
+    return f" (known: {', '.join(options)})"
+
+
 class Registry:
     def __init__(self, kind: str):
         self.kind = kind
@@ -36,9 +45,7 @@ class Registry:
     def get(self, name: str) -> Any:
         if name in self._items:
             return self._items[name]
-        close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise InputError(f"unknown {self.kind} '{name}'{hint} (known: {', '.join(sorted(self._items))})")
+        raise InputError(f"unknown {self.kind} '{name}'{suggest(name, self._items)}")
 
     def names(self) -> list[str]:
         return sorted(self._items)

@@ -88,7 +88,7 @@ def test_exit_1_threshold_only(runs):
     (["--max-effect", "length"], "expected NAME=NUMBER"),
     (["--min-benchmark", "rewardbench=high"], "is not a number"),
     (["--tolerance", "speed=1"], "unknown kind"),
-    (["--max-effect", "lenght=0.1"], "did you mean length"),
+    (["--max-effect", "lenght=0.1"], "did you mean 'length'"),
     (["--baseline", "missing.json"], "no such baseline file"),
 ])
 def test_exit_2_usage_and_input_errors(runs, args, message):

@@ -116,7 +116,7 @@ def test_max_effect_by_attribute_and_probe_name():
     st = _status(out)
     assert st["max_effect:length_restate"] == "fail" and st["max_effect:filler_sentences"] == "fail"
     assert st["max_effect:emoji"] == "pass"
-    with pytest.raises(InputError, match="did you mean length"):
+    with pytest.raises(InputError, match="did you mean 'length'"):
         evaluate(res, GateConfig(max_effect={"lenght": 0.2}))
 
 
@@ -131,7 +131,7 @@ def test_benchmark_thresholds_and_paths():
                   "max_benchmark:rewordbench.mean_drop": "pass"}
     lo, hi = bench_ci("rewardbench", rb, rb["score"])
     assert hi - lo == pytest.approx(2 * 1.959964 * (rb["score"] * (1 - rb["score"]) / (23 * 40)) ** 0.5)
-    with pytest.raises(InputError, match="did you mean rewardbench"):
+    with pytest.raises(InputError, match="did you mean 'rewardbench'"):
         evaluate(res, GateConfig(min_benchmark={"rewardbnch": 0.5}))
     with pytest.raises(InputError, match="Chat Hard"):
         evaluate(res, GateConfig(min_benchmark={"rewardbench.Chat Hrad": 0.5}))
