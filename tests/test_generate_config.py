@@ -23,9 +23,9 @@ def _no_user_cache(monkeypatch):
 
 
 def test_unknown_key_names_key_with_did_you_mean():
-    with pytest.raises(ConfigError, match=r"unknown key 'concurency'; did you mean 'concurrency'\?"):
+    with pytest.raises(ConfigError, match=r"unknown key 'concurency' \(did you mean 'concurrency'\?"):
         GeneratorConfig.from_dict({"backend": "openai", "concurency": 4})
-    with pytest.raises(ConfigError, match="unknown key 'colour'$"):
+    with pytest.raises(ConfigError, match="unknown key 'colour' \\(known: api_key_env"):
         GeneratorConfig.from_dict({"colour": "blue"})
 
 
@@ -42,7 +42,7 @@ def test_api_key_is_never_a_config_value(tmp_path):
 
 
 def test_bad_values_and_backends():
-    with pytest.raises(ConfigError, match="unknown backend 'opneai'; did you mean 'openai'"):
+    with pytest.raises(ConfigError, match=r"unknown backend 'opneai' \(did you mean 'openai'"):
         GeneratorConfig(backend="opneai")
     with pytest.raises(ConfigError, match="'concurrency' has an invalid value 0"):
         GeneratorConfig(concurrency=0)
@@ -75,7 +75,7 @@ def test_config_file_and_overrides(tmp_path):
     cfg = resolve_config(str(path), concurrency=2, seed=None)
     assert (cfg.model, cfg.concurrency, cfg.seed, cfg.extra_body) == ("qwen", 2, 0, {"top_k": 20})
     path.write_text("backend: openai\nmodle: qwen\n")
-    with pytest.raises(ConfigError, match=r"gen.yaml: unknown key 'modle'; did you mean 'model'"):
+    with pytest.raises(ConfigError, match=r"gen.yaml: unknown key 'modle' \(did you mean 'model'"):
         resolve_config(str(path))
     with pytest.raises(ConfigError, match="no such config file"):
         resolve_config(str(tmp_path / "missing.yaml"))

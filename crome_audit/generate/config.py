@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from ..errors import ConfigError
+from ..registry import suggest
 
 BACKENDS = ("openai", "local")
 SECRET_KEYS = {"api_key", "key", "token", "openai_api_key", "authorization", "bearer"}
@@ -90,9 +91,7 @@ class GeneratorConfig:
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
-            close = difflib.get_close_matches(str(self.backend), BACKENDS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"generator: unknown backend '{self.backend}'{hint} (known: {', '.join(BACKENDS)})")
+            raise ConfigError(f"generator: unknown backend '{self.backend}'{suggest(self.backend, BACKENDS)}")
         if not str(self.model).strip() and self.backend == "local":
             raise ConfigError("generator: 'model' is required for the local backend (folder, hub id or .gguf)")
         checks = [("concurrency", self.concurrency >= 1), ("timeout_s", self.timeout_s > 0),
@@ -127,9 +126,7 @@ class GeneratorConfig:
             if str(key).lower() in SECRET_KEYS:
                 raise ConfigError(f"{where}: key '{key}' is not accepted: API keys are read only from the "
                                   f"environment variable named by 'api_key_env' (default OPENAI_API_KEY)")
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+            raise ConfigError(f"{where}: unknown key '{key}'{suggest(key, known)}")
         hints = typing.get_type_hints(cls)
         coerced = {k: _coerce(k, v, hints[k], where) for k, v in values.items()}
         return cls(**coerced)

@@ -12,12 +12,12 @@ Users can point ``templates_dir`` at their own folder holding files with the sam
 
 from __future__ import annotations
 
-import difflib
 import re
 from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..registry import suggest
 
 ATTRIBUTES = ("factuality", "relevance", "completeness", "reasoning", "code_correctness", "safety", "clarity")
 DIRECTIONS = ("degrade", "upgrade")
@@ -43,10 +43,7 @@ def rewrite_template_name(attribute: str, direction: str) -> str:
         return "neutral_restyle"
     attribute = canonical_attribute(attribute)
     if attribute not in ATTRIBUTES:
-        close = difflib.get_close_matches(str(attribute), ATTRIBUTES, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"unknown causal attribute '{attribute}'{hint} (known: {', '.join(ATTRIBUTES)}; "
-                          f"aliases: {', '.join(ALIASES)})")
+        raise ConfigError(f"unknown causal attribute '{attribute}'{suggest(attribute, [*ATTRIBUTES, *ALIASES])}")
     if direction not in DIRECTIONS:
         raise ConfigError(f"unknown rewrite direction '{direction}' (use 'degrade' or 'upgrade', or 'neutral' "
                           f"with attribute 'style')")
@@ -55,9 +52,7 @@ def rewrite_template_name(attribute: str, direction: str) -> str:
 
 def load_template(name: str, templates_dir: str | None = None) -> str:
     if name not in TEMPLATE_NAMES:
-        close = difflib.get_close_matches(name, TEMPLATE_NAMES, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"unknown prompt template '{name}'{hint}")
+        raise ConfigError(f"unknown prompt template '{name}'{suggest(name, TEMPLATE_NAMES)}")
     if templates_dir:
         path = Path(templates_dir) / f"{name}.txt"
         if path.is_file():
