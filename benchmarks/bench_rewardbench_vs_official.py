@@ -130,47 +130,60 @@ def env():
     return e
 
 
-def run_ours(model: str, template: str, data: Path) -> tuple[float, dict, dict]:
-    out = RUN / "ours" / model
+TIE_EPS = 1e-5  # |reward(chosen) - reward(rejected)| below this is float noise (e.g. token-identical pair texts)
+
+
+def run_ours(model: str, template: str, data: Path) -> tuple[float, float]:
     cmd = [sys.executable, "-c", "from crome_audit.cli import main; main()", "bench", "rewardbench",
            "--rm", str(RUN / "models" / model), "--data", str(data), "--template", template, "--max-length", "512",
-           "--truncation", "left", "--device", "cpu", "--dtype", "fp32", "--no-cache", "--quiet", "--out", str(out)]
-    seconds = timed(cmd, env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+           "--truncation", "left", "--device", "cpu", "--dtype", "fp32", "--no-cache", "--quiet",
+           "--out", str(RUN / "ours" / model)]
+    return timed(cmd, env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def load_ours(model: str) -> tuple[dict, dict]:
+    out = RUN / "ours" / model
     entry = json.loads((out / "results.json").read_text())["benchmarks"]["rewardbench"]
     outcomes = {}
     for line in (out / "samples.jsonl").read_text().splitlines():
         s = json.loads(line)
         outcomes[(s["subset"], s["id"])] = (s["correct"], s["reward_chosen"], s["reward_rejected"])
-    return seconds, {k: v["accuracy"] for k, v in entry["subsets"].items()}, outcomes
+    return {k: v["accuracy"] for k, v in entry["subsets"].items()}, outcomes
 
 
-def run_theirs(rewardbench: Path, model: str, batch_size: int, chat_template: str | None):
+def run_theirs(rewardbench: Path, model: str, batch_size: int, chat_template: str | None) -> tuple[float, float]:
     cmd = [str(rewardbench), "--model", f"models/{model}", "--dataset", "allenai/reward-bench",
            "--batch_size", str(batch_size), "--max_length", "512", "--force_truncation", "--not_quantized",
            "--torch_dtype", "float32", "--output_dir", "results/"]
     if chat_template:
         cmd += ["--chat_template", chat_template]
-    log = RUN / f"peer-{model}.log"
-    with open(log, "w") as fh:
-        seconds = timed(cmd, env=env(), cwd=RUN, stdout=fh, stderr=subprocess.STDOUT)
+    with open(RUN / f"peer-{model}.log", "w") as fh:
+        return timed(cmd, env=env(), cwd=RUN, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def load_theirs(model: str) -> tuple[dict, dict]:
     acc = json.loads((RUN / "results" / "models" / f"{model}.json").read_text())["extra_results"]
     outcomes = {}
     for line in (RUN / "results" / "models" / f"{model}_outputs.jsonl").read_text().splitlines():
         s = json.loads(line)
         outcomes[(s["subset"], str(s["id"]))] = (bool(s["results"]), s["scores_chosen"], s["scores_rejected"])
-    return seconds, acc, outcomes
+    return acc, outcomes
 
 
-def compare(model, ours, theirs) -> dict:
-    (t_ours, acc_ours, out_ours), (t_theirs, acc_theirs, out_theirs) = ours, theirs
+def compare(model, t_ours, t_theirs) -> dict:
+    (acc_ours, out_ours), (acc_theirs, out_theirs) = load_ours(model), load_theirs(model)
     assert set(out_ours) == set(out_theirs), "the two tools scored different pairs"
-    flips = sum(out_ours[k][0] != out_theirs[k][0] for k in out_ours)
+    differ = [k for k in out_ours if out_ours[k][0] != out_theirs[k][0]]
+    # a pair both tools score as a float tie (identical texts after tokenization) may land either way
+    real = [k for k in differ if max(abs(out_ours[k][1] - out_ours[k][2]),
+                                     abs(out_theirs[k][1] - out_theirs[k][2])) > TIE_EPS]
     max_diff = max(max(abs(out_ours[k][1] - out_theirs[k][1]), abs(out_ours[k][2] - out_theirs[k][2]))
                    for k in out_ours)
     return {"model": model, "pairs": len(out_ours), "ours_s": t_ours[0], "theirs_s": t_theirs[0],
             "ratio": t_theirs[0] / t_ours[0], "ours_cpu_s": t_ours[1], "theirs_cpu_s": t_theirs[1],
             "cpu_ratio": t_theirs[1] / t_ours[1], "subsets_equal": acc_ours == acc_theirs,
-            "outcomes_differing": flips, "max_abs_reward_diff": max_diff}
+            "outcomes_differing": len(differ), "outcomes_differing_beyond_ties": len(real),
+            "max_abs_reward_diff": max_diff}
 
 
 def gpu_mode(model: str | None, batch: int, device: str = "cuda", limit: int | None = None) -> None:
@@ -230,28 +243,34 @@ def main():
     ap.add_argument("--gpu", action="store_true", help="GPU mode: ours vs batches of 8 in data order, no peer")
     ap.add_argument("--gpu-model", default=None, help="model folder for --gpu (default: the MiniLM RM)")
     ap.add_argument("--gpu-device", default="cuda", help="device for --gpu ('cpu' + --limit: dry run of the code)")
+    ap.add_argument("--report-only", action="store_true", help="re-tabulate the last run (no scoring)")
     ap.add_argument("--batch-size", type=int, default=8, help="the peer's batch size (its default: 8)")
     args = ap.parse_args()
     if args.gpu:
         gpu_mode(args.gpu_model, args.batch_size, args.gpu_device, args.limit)
         return
-    rewardbench = setup_peer()
-    data = prepare(args.limit)
     specs = {"minilm-rm": (MINILM_TEMPLATE, "raw"), "tiny-llama-rm": (LLAMA_TEMPLATE, None)}
     rows = []
-    for model in args.models.split(","):
-        template, peer_template = specs[model]
-        ours = run_ours(model, template, data)
-        theirs = run_theirs(rewardbench, model, args.batch_size, peer_template)
-        rows.append(compare(model, ours, theirs))
+    if args.report_only:  # re-tabulate the last run: saved timings + saved per-pair outputs
+        for r in json.loads((RUN / "summary.json").read_text()):
+            rows.append(compare(r["model"], (r["ours_s"], r["ours_cpu_s"]), (r["theirs_s"], r["theirs_cpu_s"])))
+    else:
+        rewardbench = setup_peer()
+        data = prepare(args.limit)
+        for model in args.models.split(","):
+            template, peer_template = specs[model]
+            t_ours = run_ours(model, template, data)
+            t_theirs = run_theirs(rewardbench, model, args.batch_size, peer_template)
+            rows.append(compare(model, t_ours, t_theirs))
     print(f"\nRewardBench filtered, {rows[0]['pairs']} pairs, max length 512, CPU fp32, peer batch {args.batch_size}\n")
     print("| model | ours wall (s) | rewardbench CLI wall (s) | ratio | ours CPU (s) | rewardbench CPU (s) "
-          "| CPU ratio | subset accuracies equal | pair outcomes differing | max abs reward diff |")
+          "| CPU ratio | subset accuracies equal | pair outcomes differing (beyond float ties) | max abs reward diff |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for r in rows:
         print(f"| {r['model']} | {r['ours_s']:.1f} | {r['theirs_s']:.1f} | {r['ratio']:.2f}x | "
               f"{r['ours_cpu_s']:.1f} | {r['theirs_cpu_s']:.1f} | {r['cpu_ratio']:.2f}x | "
-              f"{'yes' if r['subsets_equal'] else 'no'} | {r['outcomes_differing']} | {r['max_abs_reward_diff']:.2e} |")
+              f"{'yes' if r['subsets_equal'] else 'no'} | {r['outcomes_differing']} ({r['outcomes_differing_beyond_ties']}) | "
+              f"{r['max_abs_reward_diff']:.2e} |")
     (RUN / "summary.json").write_text(json.dumps(rows, indent=2))
 
 
