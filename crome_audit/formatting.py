@@ -53,6 +53,8 @@ class RMFormatter:
             self.mode = "plain"
         if self.mode == "text_pair":
             self._pair_layout = self._learn_pair_layout()
+        elif self.mode != "chat_template":
+            self._single = self._single_layout()
 
     def _learn_pair_layout(self):
         """Find where special tokens go around a text pair by encoding a probe pair once
@@ -87,6 +89,14 @@ class RMFormatter:
         template = self.template or PLAIN_TEMPLATE
         return template.replace("{prompt}", prompt_text(prompt)).replace("{response}", response)
 
+    def _single_layout(self) -> tuple[list[int], list[int]]:
+        """Special tokens the tokenizer puts before/after a single text."""
+        tok = self.tokenizer
+        a = tok("a", add_special_tokens=False)["input_ids"]
+        ids = tok("a")["input_ids"]
+        i = next(i for i in range(len(ids)) if ids[i : i + len(a)] == a)
+        return ids[:i], ids[i + len(a) :]
+
     def _cut(self, ids: list[int], budget: int) -> list[int]:
         if len(ids) <= budget:
             return ids
@@ -115,14 +125,17 @@ class RMFormatter:
                 out.append(Encoded(ids, types, truncated))
             return out
         texts = [self.text(p, r) for p, r in zip(prompts, responses)]
-        add_special = self.mode != "chat_template"  # chat templates already hold BOS etc.
-        all_ids = tok(texts, add_special_tokens=add_special)["input_ids"]
-        out = []
+        all_ids = tok(texts, add_special_tokens=False)["input_ids"]
+        # chat templates hold BOS etc. already; plain/template texts get the tokenizer's own special tokens
+        # (e.g. BERT's [CLS] ... [SEP]) around the cut text, so truncation never drops them
+        prefix, suffix = ([], []) if self.mode == "chat_template" else self._single
         bos = tok.bos_token_id
+        budget = self.max_length - len(prefix) - len(suffix)
+        out = []
         for ids in all_ids:
-            truncated = len(ids) > self.max_length
+            truncated = len(ids) > budget
             if truncated:
                 keep_bos = self.truncation == "left" and bos is not None and ids[0] == bos
-                ids = ([bos] + self._cut(ids[1:], self.max_length - 1)) if keep_bos else self._cut(ids, self.max_length)
-            out.append(Encoded(ids, None, truncated))
+                ids = ([bos] + self._cut(ids[1:], budget - 1)) if keep_bos else self._cut(ids, budget)
+            out.append(Encoded(prefix + ids + suffix, None, truncated))
         return out

@@ -256,13 +256,18 @@ class HFRewardModel(RewardModel):
     def score_encoded(self, encoded) -> list[float]:
         import torch
 
-        out = [0.0] * len(encoded)
+        # texts that tokenize to the same ids are one forward pass: true ties come out exactly equal
+        first: dict[tuple, int] = {}
+        for i, e in enumerate(encoded):
+            first.setdefault((tuple(e.input_ids), tuple(e.token_type_ids or ())), i)
+        uniq = list(first.values())
+        scores: dict[int, float] = {}
         with torch.inference_mode():
-            for batch in self.batches(encoded):
-                out_batch = self._forward_with_backoff([encoded[i] for i in batch])
-                for i, r in zip(batch, out_batch):
-                    out[i] = r
-        return out
+            for batch in self.batches([encoded[i] for i in uniq]):
+                out_batch = self._forward_with_backoff([encoded[uniq[j]] for j in batch])
+                for j, r in zip(batch, out_batch):
+                    scores[uniq[j]] = r
+        return [scores[first[(tuple(e.input_ids), tuple(e.token_type_ids or ()))]] for e in encoded]
 
     def _forward_with_backoff(self, items) -> list[float]:
         import torch

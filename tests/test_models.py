@@ -135,3 +135,18 @@ def test_base_model_without_reward_head_is_refused(tmp_path):
     tok.save_pretrained(tmp_path / "base")
     with pytest.raises(ModelLoadError, match="no reward head"):
         load_reward_model(str(tmp_path / "base"))
+
+
+def test_template_mode_truncation_keeps_special_tokens(tiny_encoder_rm):
+    rm = load_reward_model(tiny_encoder_rm, max_length=16, template="Q: {prompt}\nA: {response}")
+    tok = rm.tokenizer
+    for enc in rm.encode(["a long question " * 10, "short"], ["an answer " * 20, "ok"]):
+        assert enc.input_ids[0] == tok.cls_token_id and enc.input_ids[-1] == tok.sep_token_id
+        assert len(enc.input_ids) <= 16
+
+
+def test_identical_token_ids_score_exactly_equal(tiny_decoder_rm):
+    rm = load_reward_model(tiny_decoder_rm)
+    # different texts, same tokens after lowercasing WordPiece: one forward, equal rewards
+    a, b = rm.score(["Hello there", "hello there"], ["Fine, THANKS", "fine, thanks"])
+    assert a == b
