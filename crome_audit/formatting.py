@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from .data import as_messages, prompt_text
 from .errors import InputError
 
+FORMAT_VERSION = 2  # bump when encoding changes, so cached scores are not reused
 PLAIN_TEMPLATE = "User: {prompt}\n\nAssistant: {response}"
 
 
@@ -75,6 +76,7 @@ class RMFormatter:
     def describe(self) -> dict:
         """What goes into the cache fingerprint: any change here changes the scores."""
         return {
+            "version": FORMAT_VERSION,
             "mode": self.mode,
             "template": self.template or (PLAIN_TEMPLATE if self.mode == "plain" else None),
             "chat_template": getattr(self.tokenizer, "chat_template", None) if self.mode == "chat_template" else None,

@@ -132,7 +132,7 @@ ROW = {"id": 1, "subset": "hep-go", "prompt": "p", "chosen": "good answer", "rej
 @pytest.mark.parametrize("rows, message", [
     ([ROW, {k: v for k, v in ROW.items() if k != "subset"}], r"rb\.jsonl:2: missing field 'subset'"),
     ([{**ROW, "subset": "hep-goo"}], r"rb\.jsonl:1: field 'subset': unknown RewardBench subset 'hep-goo' "
-                                     r"\(did you mean 'hep-go'\?\)"),
+                                     r"\(did you mean 'hep-go'"),
     ([ROW, {**ROW, "chosen": "x"}], r"rb\.jsonl:2: duplicated key \(subset 'hep-go', id 1\); first seen at .*rb\.jsonl:1"),
     ([{**ROW, "section": "Chat"}], r"rb\.jsonl:1: field 'section' is 'Chat' but subset 'hep-go' belongs to 'Reasoning'"),
     ([{k: v for k, v in ROW.items() if k != "rejected"}], r"rb\.jsonl:1: missing field 'rejected'"),

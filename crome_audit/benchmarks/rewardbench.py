@@ -21,12 +21,12 @@ pairs in data order. A partial run scores its sections from the subsets present 
 
 from __future__ import annotations
 
-import difflib
 import os
 
 from ..data import read_rows
 from ..errors import InputError
 from ..models import LengthRM
+from ..registry import suggest
 from . import BENCHMARKS
 from .scoring import REWARDBENCH, SECTIONS, SUBSET_TO_SECTION, score_pairs
 
@@ -49,8 +49,7 @@ def _subset_name(loc: str, value) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{loc}: missing field 'subset' (every RewardBench row needs its subset name)")
     if value not in SUBSET_TO_SECTION:
-        close = difflib.get_close_matches(value, list(SUBSET_TO_SECTION), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(SUBSET_TO_SECTION)})"
+        hint = suggest(value, SUBSET_TO_SECTION)
         raise InputError(f"{loc}: field 'subset': unknown RewardBench subset '{value}'{hint}")
     return value
 

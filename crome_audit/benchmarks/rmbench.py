@@ -17,11 +17,11 @@ overall hard/normal/easy) = unweighted mean over the domains present.
 
 from __future__ import annotations
 
-import difflib
 import os
 
 from ..data import read_rows
 from ..errors import InputError
+from ..registry import suggest
 from . import BENCHMARKS
 
 HUB_ID = "THU-KEG/RM-Bench"
@@ -51,8 +51,7 @@ def normalise_rows(rows: list[tuple[str, dict]]) -> list[dict]:
         if not isinstance(raw, str) or not raw.strip():
             raise InputError(f"{loc}: missing field 'domain' (one of {', '.join(DOMAINS)})")
         if raw not in DOMAINS:
-            close = difflib.get_close_matches(raw, list(DOMAINS), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(DOMAINS)})"
+            hint = suggest(raw, DOMAINS)
             raise InputError(f"{loc}: field 'domain': unknown RM-Bench domain '{raw}'{hint}")
         prompt = row.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
