@@ -121,6 +121,16 @@ def _weights_fingerprint(folder: Path) -> str:
     return h.hexdigest()
 
 
+def _recorded_formatting(folder: Path) -> dict:
+    """The formatting a crome-audit-trained model was trained with (crome_training.json), if any."""
+    try:
+        record = json.loads((folder / "crome_training.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    fmt = record.get("formatting") if isinstance(record, dict) else None
+    return fmt if isinstance(fmt, dict) else {}
+
+
 def resolve_device(device: str = "auto") -> str:
     import torch
 
@@ -150,8 +160,8 @@ def resolve_dtype(dtype: str, device: str):
 class HFRewardModel(RewardModel):
     """A transformers ``AutoModelForSequenceClassification`` RM with one output (raw logit)."""
 
-    def __init__(self, spec: str, device: str = "auto", dtype: str = "auto", max_length: int = 512,
-                 truncation: str = "left", template: str | None = None, trust_remote_code: bool = False,
+    def __init__(self, spec: str, device: str = "auto", dtype: str = "auto", max_length: int | None = None,
+                 truncation: str | None = None, template: str | None = None, trust_remote_code: bool = False,
                  batch_size: int | str = "auto", max_batch_tokens: int | None = None, gguf_file: str | None = None):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -186,6 +196,10 @@ class HFRewardModel(RewardModel):
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         self.pad_id = self.tokenizer.pad_token_id or 0
         self.model.to(self.device).eval()
+        # unset options: what the trainer recorded for this model (score as trained), else 512 / left
+        recorded = _recorded_formatting(local) if local.is_dir() else {}
+        max_length = max_length or recorded.get("max_length") or 512
+        truncation = truncation or recorded.get("truncation") or "left"
         self.formatter = RMFormatter(self.tokenizer, max_length, truncation, template)
         # Decoder RMs: pool the hidden state of the last real token ourselves (right padding), so the
         # result is right when pad == eos and does not depend on the pad id or the batch.

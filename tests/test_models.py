@@ -150,3 +150,16 @@ def test_identical_token_ids_score_exactly_equal(tiny_decoder_rm):
     # different texts, same tokens after lowercasing WordPiece: one forward, equal rewards
     a, b = rm.score(["Hello there", "hello there"], ["Fine, THANKS", "fine, thanks"])
     assert a == b
+
+
+def test_trained_model_is_scored_with_its_recorded_formatting(tiny_encoder_rm, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "trained"
+    shutil.copytree(tiny_encoder_rm, folder)
+    (folder / "crome_training.json").write_text(json.dumps({"formatting": {"max_length": 40, "truncation": "right"}}))
+    rm = load_reward_model(str(folder))
+    assert (rm.formatter.max_length, rm.formatter.truncation) == (40, "right")
+    assert load_reward_model(str(folder), max_length=64).formatter.max_length == 64
+    assert load_reward_model(tiny_encoder_rm).formatter.max_length == 512
