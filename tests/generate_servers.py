@@ -54,9 +54,13 @@ class ScriptedChatServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    status, content, headers, delay = server.reply(body, n_call)
-                    if delay:
-                        time.sleep(delay)
+                    try:
+                        status, content, headers, delay = server.reply(body, n_call)
+                        if delay:
+                            time.sleep(delay)
+                    finally:  # done before replying: the client may send its next request as soon as it reads
+                        with server._lock:
+                            server.in_flight -= 1
                     if status == 200:
                         payload = {"id": f"cmpl-{n_call}", "object": "chat.completion", "model": body.get("model"),
                                    "choices": [{"index": 0, "finish_reason": "stop",
@@ -73,9 +77,6 @@ class ScriptedChatServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                     pass
-                finally:
-                    with server._lock:
-                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
