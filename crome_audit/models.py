@@ -14,6 +14,7 @@ length once and batch by a token budget.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import importlib
 import importlib.util
@@ -30,15 +31,16 @@ RM_ADAPTERS = Registry("reward-model adapter")
 WORD_RE = re.compile(r"\w+|[^\w\s]")
 
 
-class RewardModel:
+class RewardModel(abc.ABC):
     """Base class. Subclasses set ``name`` and ``fingerprint`` and implement ``score``."""
 
     name: str = "rm"
     fingerprint: str = ""
     default_batch_size: int = 64
 
+    @abc.abstractmethod
     def score(self, prompts, responses) -> list[float]:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
     def info(self) -> dict:
         """Plain-data description for results.json (adapter, formatting, truncation counts...)."""

@@ -39,6 +39,7 @@ is a development accuracy): 95.3 % overall.
 
 from __future__ import annotations
 
+import abc
 import re
 
 from ..errors import InputError, ModelLoadError
@@ -121,12 +122,12 @@ def is_refusal(response: str) -> bool:
     return not (_PIVOT_RE.search(text) or len(_LIST_RE.findall(text)) >= LIST_MIN)
 
 
-class Judge:
+class Judge(abc.ABC):
     name = "judge"
 
+    @abc.abstractmethod
     def label(self, prompts: list[str], responses: list[str]) -> list[dict]:
         """One ``{"refusal": bool, "harmful": bool, "parsed": bool}`` per (prompt, response)."""
-        raise NotImplementedError
 
     def info(self) -> dict:
         return {"name": self.name}

@@ -12,6 +12,7 @@ costs nothing. Backends implement ``_run(units, emit)``; results reach the cache
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import threading
@@ -70,7 +71,7 @@ def check_conversations(conversations) -> list[list[dict]]:
     return out
 
 
-class Generator:
+class Generator(abc.ABC):
     """Base class: caching, seeds, stats and validation. Subclasses set ``backend`` and implement
     ``identity()`` (what names the model in cache keys) and ``_run(units, emit)``."""
 
@@ -85,13 +86,14 @@ class Generator:
 
     # -- subclass hooks -------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def identity(self) -> dict:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
+    @abc.abstractmethod
     def _run(self, units: list[Unit], emit: Callable[[Unit, str], None]) -> list[tuple[Unit, str]]:
         """Generate every unit, calling ``emit(unit, text)`` as each finishes; return failures as
         ``[(unit, error message)]``. Raise for errors that doom every request (bad key, no model)."""
-        raise NotImplementedError
 
     # -- public ---------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ its kind: ``spurious`` (should not move the reward) or ``causal`` (a degradation
 
 from __future__ import annotations
 
+import abc
 import random
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -32,7 +33,7 @@ class ProbeInput:
     pool: list[tuple[str, str]] = field(default_factory=list)  # (prompt, response) of other items (irrelevance)
 
 
-class Probe:
+class Probe(abc.ABC):
     name: ClassVar[str]
     attribute: ClassVar[str]
     kind: ClassVar[str]  # "spurious" | "causal"
@@ -51,8 +52,9 @@ class Probe:
         """Intervention family; the trainer records its own (``train.*``), so the two never collide unless asked."""
         return f"audit.{self.name}"
 
+    @abc.abstractmethod
     def apply(self, item: ProbeInput, rng: random.Random) -> str | None:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
     def meta(self) -> dict:
         return {"name": self.name, "attribute": self.attribute, "kind": self.kind, "family": self.family,
