@@ -5,26 +5,13 @@ import pytest
 from click.testing import CliRunner
 
 from crome_audit.cli import main
-from tests.tiny_models import CHAT_TEMPLATE, local_tokenizer
+from tests.tiny_models import CHAT_TEMPLATE, build_tiny_causal_lm
 from tests.train_helpers import separable_pairs, write_recipe
 
 
 @pytest.fixture(scope="module")
 def garbage_lm(tmp_path_factory):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    out = tmp_path_factory.mktemp("garbage-lm")
-    tok = local_tokenizer()
-    tok.eos_token, tok.bos_token = "[SEP]", "[CLS]"
-    tok.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                      num_key_value_heads=2, intermediate_size=64, max_position_embeddings=1024,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id, bos_token_id=tok.cls_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    return str(out)
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("garbage-lm"), chat_template=CHAT_TEMPLATE)
 
 
 @pytest.mark.parametrize("stage,augment,message", [

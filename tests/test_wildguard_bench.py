@@ -184,7 +184,7 @@ def test_tiny_hf_rm_and_tiny_model_judge_end_to_end(tmp_path, tiny_encoder_rm, t
 
 @pytest.fixture(scope="module")
 def tiny_causal_lm_path(tmp_path_factory):
-    from tests.wildguard_tiny_lm import build_tiny_causal_lm
+    from tests.tiny_models import build_tiny_causal_lm
 
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-causal"))
 

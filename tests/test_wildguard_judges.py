@@ -121,7 +121,7 @@ def test_wildguard_unavailable_is_a_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_causal_lm(tmp_path_factory):
-    from tests.wildguard_tiny_lm import build_tiny_causal_lm
+    from tests.tiny_models import build_tiny_causal_lm
 
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-causal"))
 

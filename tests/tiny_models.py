@@ -70,3 +70,25 @@ def build_tiny_decoder_rm(out_dir, seed: int = 0, hidden: int = 32, layers: int 
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return str(out)
+
+
+def build_tiny_causal_lm(out_dir, seed: int = 0, chat_template: str | None = None) -> str:
+    """A tiny random-init Llama causal LM (a generator that answers garbage). With ``chat_template``, the
+    tokenizer gets it and [SEP]/[CLS] as eos/bos, as a chat model would have."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = Path(out_dir)
+    if (out / "config.json").is_file():
+        return str(out)
+    tok = local_tokenizer()
+    if chat_template is not None:
+        tok.eos_token, tok.bos_token = "[SEP]", "[CLS]"
+        tok.chat_template = chat_template
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      num_key_value_heads=2, intermediate_size=64, max_position_embeddings=1024,
+                      pad_token_id=tok.pad_token_id, eos_token_id=tok.sep_token_id, bos_token_id=tok.cls_token_id)
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return str(out)
