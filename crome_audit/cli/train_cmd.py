@@ -68,37 +68,21 @@ def train(config_path, out_dir, overrides, until):
         click.echo(f"reward model: {pipe.out}  (score it: crome-audit run --rm {pipe.out})")
 
 
-@click.command("rubrics")
-@_common
-@click.option("--force", is_flag=True, help="Redo the stage even if it is done.")
-@cli_errors
-def rubrics(config_path, out_dir, overrides, force):
-    """Stage 1 alone: causal rubric (attributes) per training prompt."""
-    _one_stage("rubrics", config_path, out_dir, overrides, force)
+def _stage_command(stage: str, doc: str):
+    """``crome-audit <stage>``: one pipeline stage alone."""
+
+    @click.command(stage, help=doc)
+    @_common
+    @click.option("--force", is_flag=True, help="Redo the stage even if it is done.")
+    @cli_errors
+    def command(config_path, out_dir, overrides, force):
+        _one_stage(stage, config_path, out_dir, overrides, force)
+
+    return command
 
 
-@click.command("augment")
-@_common
-@click.option("--force", is_flag=True, help="Redo the stage even if it is done.")
-@cli_errors
-def augment(config_path, out_dir, overrides, force):
-    """Stage 2 alone: causal and neutral augmentations (or RRM pairs)."""
-    _one_stage("augment", config_path, out_dir, overrides, force)
-
-
-@click.command("filter")
-@_common
-@click.option("--force", is_flag=True, help="Redo the stage even if it is done.")
-@cli_errors
-def filter_pairs(config_path, out_dir, overrides, force):
-    """Stage 3 alone: keep the synthetic pairs a baseline RM is unsure of or gets wrong."""
-    _one_stage("filter", config_path, out_dir, overrides, force)
-
-
-@click.command("eval")
-@_common
-@click.option("--force", is_flag=True, help="Redo the stage even if it is done.")
-@cli_errors
-def evaluate(config_path, out_dir, overrides, force):
-    """Stage 5 alone: score the trained folder on the held-out split (accuracy, ties, spurious effects)."""
-    _one_stage("eval", config_path, out_dir, overrides, force)
+rubrics = _stage_command("rubrics", "Stage 1 alone: causal rubric (attributes) per training prompt.")
+augment = _stage_command("augment", "Stage 2 alone: causal and neutral augmentations (or RRM pairs).")
+filter_pairs = _stage_command("filter", "Stage 3 alone: keep the synthetic pairs a baseline RM is unsure of or gets wrong.")
+evaluate = _stage_command(
+    "eval", "Stage 5 alone: score the trained folder on the held-out split (accuracy, ties, spurious effects).")
