@@ -354,20 +354,16 @@ def evaluate(results: dict, config: GateConfig, baseline: dict | None = None) ->
             mag = magnitude(ci) if ci else None
             checks.append(_check_max("threshold", f"max_effect:{p['name']}", abs(e), mag, limit,
                                      what="|effect| "))
-    for path, limit in config.min_benchmark.items():
-        value, ci, present = _bench_value(benchmarks, path)
-        if not present:
-            checks.append(Check("threshold", f"min_benchmark:{path}", "fail",
-                                f"min_benchmark:{path}: benchmark {path.split('.')[0]} was not run (needed ≥ {limit:g})", limit=limit))
-            continue
-        checks.append(_check_min("threshold", f"min_benchmark:{path}", value, ci, limit))
-    for path, limit in config.max_benchmark.items():
-        value, ci, present = _bench_value(benchmarks, path)
-        if not present:
-            checks.append(Check("threshold", f"max_benchmark:{path}", "fail",
-                                f"max_benchmark:{path}: benchmark {path.split('.')[0]} was not run (needed ≤ {limit:g})", limit=limit))
-            continue
-        checks.append(_check_max("threshold", f"max_benchmark:{path}", value, ci, limit))
+    for kind, sign, limits, check in (("min", "≥", config.min_benchmark, _check_min),
+                                      ("max", "≤", config.max_benchmark, _check_max)):
+        for path, limit in limits.items():
+            name = f"{kind}_benchmark:{path}"
+            value, ci, present = _bench_value(benchmarks, path)
+            if not present:
+                checks.append(Check("threshold", name, "fail", f"{name}: benchmark {path.split('.')[0]} was not run "
+                                    f"(needed {sign} {limit:g})", limit=limit))
+                continue
+            checks.append(check("threshold", name, value, ci, limit))
     if baseline is not None:
         checks += _compare_baseline(results, probes, summary, benchmarks, baseline, config)
     return Outcome(checks)
