@@ -8,7 +8,7 @@ No torch here: probes are plain and fast.
 """
 
 from . import causal, spurious  # noqa: F401  (register the probes)
-from .base import PROBES, Probe, ProbeInput
+from .base import PROBES, Edit, Probe, ProbeInput
 from .suite import Suite, list_suites, load_suite
 
-__all__ = ["PROBES", "Probe", "ProbeInput", "Suite", "load_suite", "list_suites"]
+__all__ = ["PROBES", "Edit", "Probe", "ProbeInput", "Suite", "load_suite", "list_suites"]

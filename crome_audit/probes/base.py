@@ -2,7 +2,9 @@
 
 A probe is a pure, seeded text transform of one response, tagged with the attribute it changes and
 its kind: ``spurious`` (should not move the reward) or ``causal`` (a degradation: reward should drop).
-``apply`` returns ``None`` where the probe does not apply (its applicability rule).
+``apply`` returns ``None`` where the probe does not apply (its applicability rule), the new text, or an
+:class:`Edit` (new text + the id of the template it used, so the audit's bootstrap can resample a probe's
+templates as well as its prompts: a probe with 4 openers is a sample of 4 openers, not the population).
 
     from crome_audit.probes import PROBES
     probe = PROBES.get("format_markdown")()
@@ -33,6 +35,14 @@ class ProbeInput:
     pool: list[tuple[str, str]] = field(default_factory=list)  # (prompt, response) of other items (irrelevance)
 
 
+@dataclass(frozen=True)
+class Edit:
+    """A probe's output: the perturbed text and which of the probe's fixed templates produced it."""
+
+    text: str
+    template: str = ""
+
+
 class Probe(abc.ABC):
     name: ClassVar[str]
     attribute: ClassVar[str]
@@ -53,7 +63,7 @@ class Probe(abc.ABC):
         return f"audit.{self.name}"
 
     @abc.abstractmethod
-    def apply(self, item: ProbeInput, rng: random.Random) -> str | None:
+    def apply(self, item: ProbeInput, rng: random.Random) -> str | Edit | None:
         """Implemented by each subclass."""
 
     def meta(self) -> dict:

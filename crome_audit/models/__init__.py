@@ -2,6 +2,7 @@
 
 Specs understood by :func:`load_reward_model`:
 - ``length``: model-free baseline, reward = response length in word/punctuation tokens;
+- ``noise``: model-free reference, reward = a deterministic hash of (prompt, response) in [0, 1);
 - ``py:package.module:function`` or ``py:path/to/file.py:function``: a Python callable
   ``f(prompts, responses) -> list[float]`` over batches (prompts are strings, or message lists
   for conversational data);
@@ -24,8 +25,8 @@ import os
 import re
 from pathlib import Path
 
-from .errors import InputError, ModelLoadError
-from .registry import Registry
+from ..errors import InputError, ModelLoadError
+from ..registry import Registry
 
 RM_ADAPTERS = Registry("reward-model adapter")
 WORD_RE = re.compile(r"\w+|[^\w\s]")
@@ -60,6 +61,29 @@ class LengthRM(RewardModel):
 
     def score(self, prompts, responses) -> list[float]:
         return [float(len(WORD_RE.findall(r))) for r in responses]
+
+
+@RM_ADAPTERS.register("noise")
+class NoiseRM(RewardModel):
+    """Reward = a deterministic hash of (prompt, response), uniform in [0, 1): the reference that knows nothing.
+
+    Every edit moves it (mean |change| is 1/3, about 0.82 SD of its pair margins), it detects no degradation
+    (detection rate 1/2) and orders pairs at chance, so every audit shows where "knows nothing" sits."""
+
+    name = "noise"
+    fingerprint = "noise-v1"
+    default_batch_size = 4096
+
+    def __init__(self, **_ignored):
+        pass
+
+    @staticmethod
+    def reward(prompt, response: str) -> float:
+        key = json.dumps(prompt, ensure_ascii=False, sort_keys=True) + "\x1f" + response
+        return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8], "big") / 2.0**64
+
+    def score(self, prompts, responses) -> list[float]:
+        return [self.reward(p, r) for p, r in zip(prompts, responses)]
 
 
 class CallableRM(RewardModel):
@@ -168,7 +192,7 @@ class HFRewardModel(RewardModel):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from .formatting import RMFormatter
+        from ..formatting import RMFormatter
 
         self.name = spec
         self.device = resolve_device(device)
