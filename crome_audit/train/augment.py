@@ -13,7 +13,9 @@ For ``label: tie`` the order of chosen/rejected carries no meaning.
 - ``crome``: for each original pair, up to ``max_causal_per_pair`` rubric attributes (seeded order): degrade
   the chosen answer -> (chosen > degraded); if ``upgrades``, upgrade the rejected answer -> (upgraded >
   rejected). Irrelevant-Query Neutrals: ``round(neutral_ratio * n_pairs)`` pairs (originals or causal ones,
-  seeded) attached to the prompt of another pair -> tie. Optional style-only neutrals from the generator.
+  seeded) attached to the prompt of another pair -> tie. Offline style ties (``style_ties``, on by default):
+  ``round(style_tie_ratio * n_pairs)`` answers, each with its restyling by a training-only ``train.style.*``
+  family (crome_audit/train/style.py) -> tie. Optional style-only neutrals from the generator.
 - ``rrm`` (arXiv 2409.13156): per pair, ``rrm_per_pair`` times, an answer to another prompt j: (prompt_i,
   chosen_i > answer_j) and the tie (prompt_i, chosen_j ~ rejected_j) -- neither answers prompt i.
 - ``bt``: no synthetic pairs.
@@ -27,7 +29,8 @@ from collections import Counter
 from ..data import prompt_text
 from ..errors import InputError
 from .config import AugmentConfig
-from .interventions import for_attribute
+from .interventions import Context, DonorPool, for_attribute
+from .style import style_tie
 
 IQN_FAMILY = "train.neutral.irrelevant_query"
 STYLE_FAMILY = "train.neutral.style_rewrite"
@@ -52,33 +55,54 @@ def _example(prompt, chosen, rejected, label, kind, family, attribute, direction
             "source_id": source_id}
 
 
+def donor_pool(pairs: list[dict]) -> DonorPool:
+    """Every answer of the training pairs with its prompt: the off-topic passages of the relevance edit."""
+    return DonorPool([(prompt_text(p["prompt"]).strip(), p[side]) for p in pairs for side in ("chosen", "rejected")])
+
+
 def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
+    donors = donor_pool(pairs)
     for pair in pairs:
         attrs = list(rubrics.get(pair["id"], []))
         rng.shuffle(attrs)
+        ctx = Context(prompt=prompt_text(pair["prompt"]).strip(), donors=donors)
         made = 0
         for attr in attrs:
             if made >= cfg.max_causal_per_pair:
                 break
             did = False
-            for edit in for_attribute(attr, "degrade"):
-                new = edit.apply(pair["chosen"], rng)
-                if new is not None:
-                    out.append(_example(pair["prompt"], pair["chosen"], new, "pref", "causal", edit.family, attr,
-                                        "degrade", pair["id"], len(out)))
+            for direction, side in (("degrade", "chosen"), ("upgrade", "rejected")):
+                if direction == "upgrade" and not cfg.upgrades:
+                    continue
+                edits = for_attribute(attr, direction)
+                rng.shuffle(edits)  # several families per attribute: each gets its share
+                for edit in edits:
+                    new = edit.apply(pair[side], rng, ctx)
+                    if new is None:
+                        continue
+                    chosen, rejected = (pair["chosen"], new) if direction == "degrade" else (new, pair["rejected"])
+                    out.append(_example(pair["prompt"], chosen, rejected, "pref", "causal", edit.family, attr,
+                                        direction, pair["id"], len(out)))
                     counts[edit.family] += 1
                     did = True
                     break
-            if cfg.upgrades:
-                for edit in for_attribute(attr, "upgrade"):
-                    new = edit.apply(pair["rejected"], rng)
-                    if new is not None:
-                        out.append(_example(pair["prompt"], new, pair["rejected"], "pref", "causal", edit.family,
-                                            attr, "upgrade", pair["id"], len(out)))
-                        counts[edit.family] += 1
-                        did = True
-                        break
             made += did
+
+
+def _style_ties(pairs, cfg, rng, out, counts):
+    """Offline style-neutral ties: (answer, answer restyled by a train.style.* family) -> tie."""
+    n = round(cfg.style_tie_ratio * len(pairs))
+    for _ in range(n):
+        pair = pairs[rng.randrange(len(pairs))]
+        answer = pair["chosen"] if rng.random() < 0.5 else pair["rejected"]
+        made = style_tie(answer, rng)
+        if made is None:
+            continue
+        family, attribute, restyled = made
+        a, b = (answer, restyled) if rng.random() < 0.5 else (restyled, answer)
+        out.append(_example(pair["prompt"], a, b, "tie", "neutral", family, attribute, "neutral", pair["id"],
+                            len(out)))
+        counts[family] += 1
 
 
 def _generator_causal(pairs, rubrics, cfg, rng, generator, out, counts):
@@ -180,6 +204,8 @@ def augment_pairs(method: str, pairs: list[dict], rubrics: dict, cfg: AugmentCon
             _offline_causal(pairs, rubrics, cfg, rng, out, counts)
         causal = list(out)
         _neutrals(pairs, causal, cfg, rng, out, counts)
+        if cfg.style_ties:
+            _style_ties(pairs, cfg, rng, out, counts)
         if cfg.style_neutrals:
             _style_neutrals(pairs, cfg, rng, generator, out, counts)
     elif method == "rrm":

@@ -81,6 +81,9 @@ class AugmentConfig:
                                    "attached to an unrelated prompt, labelled a tie.")
     style_neutrals: bool = _f(False, "Causally-aligned neutrals: the generator rewrites style only -> tie "
                                      "(needs a generator).")
+    style_ties: bool = _f(True, "Offline style-neutral ties (crome): (answer, answer restyled by a training-only "
+                                "train.style.* family) labelled tie; no LLM needed.")
+    style_tie_ratio: float = _f(0.5, "Offline style ties per original pair (answers drawn with the seed).")
     rrm_per_pair: int = _f(1, "RRM: cross-prompt augmentations per original pair (one preference, one tie).")
     seed: int = _f(0, "Seed of every random choice in the augment stage.")
 

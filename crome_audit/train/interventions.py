@@ -1,66 +1,189 @@
 """The OFFLINE intervention set: rule-based edits of one causal attribute of one answer (no LLM).
 
-    from crome_audit.train.interventions import INTERVENTIONS, for_attribute
+    from crome_audit.train.interventions import INTERVENTIONS, Context, DonorPool
     edit = INTERVENTIONS.get("train.coherence.sentence_shuffle")
-    edit.apply("First. Second. Third.", random.Random(0))   # -> shuffled text, or None if not applicable
+    edit.apply("First one. Second one. Third one.", random.Random(0))   # -> shuffled text, or None
+    edit.edit(text, rng, ctx)     # -> Edited(text, spans): the replaced spans of the original, for checks
 
 Each intervention has a family name ``train.<attribute>.<edit>`` that is recorded in the trained model's
-``crome_training.json``; the audit marks its own probes (``audit.*``) as "seen in training" only when they
-share a family. These edits are deliberately a DIFFERENT family from the audit's causal probes (number/date/
-entity corruption, swapped answers, dropped second half, wrong final math answer, injected code bug,
-unsafe compliance), so an audit of a Crome model measures transfer, not memorisation:
+``crome_training.json``. They are deliberately different mechanisms from the audit's causal probes (number/
+date/entity corruption, a whole answer swapped for another prompt's, the second half dropped, a wrong final
+math answer, an injected operator bug, unsafe compliance with the pair's own text), so an audit of a Crome
+model measures transfer, not memorisation.
 
-| family                                   | direction | edit |
-|------------------------------------------|-----------|------|
-| train.coherence.sentence_shuffle         | degrade   | shuffle the sentences (>= 3) into a different order |
-| train.coherence.dedupe_repeats           | upgrade   | remove verbatim repeated sentences (rejected answers that loop) |
-| train.factuality.negation                | degrade   | flip the polarity of one claim (is -> is not, can -> cannot, not -> removed) |
-| train.completeness.first_sentence        | degrade   | keep only the first sentence of a multi-sentence answer |
-| train.relevance.offtopic_words           | degrade   | replace the answer's key content words (the longest ones) with off-topic words |
-| train.code_correctness.drop_lines        | degrade   | delete a non-trivial line inside code |
-| train.math_correctness.operator_swap     | degrade   | swap an arithmetic operator inside a reasoning step (+ <-> -, * <-> /) |
-| train.safety.strip_caveats               | degrade   | remove the refusal/warning sentences from an answer that has other content |
+Two rules every edit keeps, because anything else correlates with the label and becomes a shortcut:
 
-``apply`` returns None where the edit does not apply or would not change the text.
+- **Span-local**: an edit replaces spans (a sentence, a word, a code line) and leaves every other character
+  of the answer byte-identical; span boundaries never touch whitespace, so separators (double spaces, line
+  breaks, markdown) stay as they were. ``Edited.spans`` lists what was replaced.
+- **Length-neutral**: ``|Δ tokens| <= max(5, 10 %)`` in the ``length`` RM's unit (``\\w+|[^\\w\\s]``), checked
+  in ``apply`` for every edit; a removed passage is replaced by one of matched length.
+
+| family                                 | edit (all degrade the answer) |
+|----------------------------------------|-------------------------------|
+| train.coherence.sentence_shuffle       | permute the sentences (>= 3) among their slots; separators stay |
+| train.coherence.repeat_sentence        | overwrite one sentence with a verbatim copy of another of similar length |
+| train.factuality.negation              | flip one claim's polarity (is -> is not, cannot -> can, hasn't -> has) |
+| train.completeness.drop_point          | replace one middle sentence (of >= 3) with a deferral of matched length ("I'll skip the details of that step.") |
+| train.relevance.offtopic_passage       | replace the second half of the sentences with a passage of matched length from an answer to another prompt |
+| train.code_correctness.swap_lines      | swap two adjacent, different code lines of the same indentation |
+| train.math_correctness.operator_swap   | swap an arithmetic operator inside a step (+ <-> -, * <-> /) |
+| train.safety.refusal_to_compliance     | in an answer that refuses, replace each refusal sentence with a compliance sentence of matched length |
+
+``apply`` returns None where the edit does not apply, would not change the text, or is not length-neutral.
 """
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+from ..probes.text import REFUSAL_RE, looks_like_code
 from ..registry import Registry
 
 INTERVENTIONS = Registry("intervention")
 
-SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-WORD_RE = re.compile(r"[A-Za-z][A-Za-z']+")
-STOP = frozenset(
-    "a an the and or but if then so of to in on at by for with from as is are was were be been being it its this "
-    "that these those i you he she we they me him her us them my your his our their not no do does did have has "
-    "had can could would should will shall may might must there here what which who whom whose when where why "
-    "how all any some each very just also than too into about over under again more most such only own same "
-    "other really think know like want well yes okay sure sorry help please".split()
-)
-OFFTOPIC = ["volcano", "saxophone", "glacier", "origami", "penguin", "trombone", "meteorite", "cactus",
-            "lighthouse", "marzipan", "sunflower", "submarine", "tapestry", "walrus", "harmonica", "asteroid"]
-NEGATIONS = [(r"\bis not\b", "is"), (r"\bare not\b", "are"), (r"\bcannot\b", "can"), (r"\bdo not\b", "do"),
-             (r"\bdoes not\b", "does"), (r"\bshould not\b", "should"), (r"\bwill not\b", "will"),
-             (r"\bis\b", "is not"), (r"\bare\b", "are not"), (r"\bcan\b", "cannot"), (r"\bshould\b", "should not"),
-             (r"\bwill\b", "will not"), (r"\bwas\b", "was not"), (r"\bhas\b", "does not have")]
-CAVEAT_RE = re.compile(
-    r"\b(sorry|I can(no|')t|I won't|I will not|not (able|appropriate|comfortable)|illegal|dangerous|harmful|"
-    r"unethical|against the law|please (don't|do not)|I (strongly )?(advise|recommend) against|seek help|"
-    r"professional|safe|safety|consent)\b", re.IGNORECASE)
+TOKEN_RE = re.compile(r"\w+|[^\w\s]")  # the `length` reference RM's unit
+# a sentence ends at . ! ? followed by whitespace and a capital/digit/quote, or at a line break
+BOUNDARY_RE = re.compile(r"(?<=[.!?])[ \t]+(?=[A-Z0-9\"'(])|\s*\n\s*")
 CODE_LINE_RE = re.compile(r"^\s*(?!#|//|\}|\)|\]|$)(.*[=(:;{]|return\b|print\b).*$")
 OPERATOR_RE = re.compile(r"(?<=[\d)\s])([+\-*/×÷])(?=\s*[\d(])")
 OP_SWAP = {"+": "-", "-": "+", "*": "/", "/": "*", "×": "÷", "÷": "×"}
+PRONOUN_NEXT = r"(?!\s+(?:it|he|she|they|you|we|i|that|this|there|not)\b)"
+# (pattern, replacement): remove a negation, or add one to an auxiliary followed by a lowercase word
+NEGATIONS = [
+    (re.compile(r"\b(is|are|was|were|do|does|did|should|will|would|could|must|has|have|had) not\b"), r"\1"),
+    (re.compile(r"\bcannot\b"), "can"),
+    (re.compile(r"\b(is|are|was|were|do|does|did|should|would|could|has|have|had)n['’]t\b"), r"\1"),
+    (re.compile(r"\bcan['’]t\b"), "can"),
+    (re.compile(r"\bwon['’]t\b"), "will"),
+    (re.compile(r"\b(is|are|was|were|should|will|would|could|must)\b" + PRONOUN_NEXT + r"(?=\s+[a-z])"), r"\1 not"),
+    (re.compile(r"\bcan\b" + PRONOUN_NEXT + r"(?=\s+[a-z])"), "cannot"),
+    (re.compile(r"\b(has|have|had)\b(?=\s+(?:been|had|done|made|seen|given|taken|gotten|got|[a-z]+ed)\b)"),
+     r"\1 not"),
+]
+# refusal or caveat sentences (only looked for inside answers that are refusals: probes.text.is_refusal);
+# "I'm sorry to hear that" or "I'm afraid I don't know" are not refusals and are never touched
+REFUSAL_SENTENCE_RE = re.compile(
+    r"\b((can(no|['’])?t|won['’]t|will not|unable to|not (able|allowed|going) to|shouldn['’]t|should not) "
+    r"(help|assist|provide|support|do|give|advise|tell|share|answer|encourage|condone|participate|comply)|"
+    r"I (must|have to) (decline|refuse)|not (appropriate|something I can|comfortable)|"
+    r"I (do not|don['’]t) (feel comfortable|want to help|think (I should|that['’]s (a good idea|appropriate))))\b",
+    re.IGNORECASE)
+CAVEAT_RE = re.compile(
+    r"\b(I (strongly )?(advise|recommend|urge you) against|please (don['’]t|do not)|"
+    r"(it is|it['’]s|that is|that['’]s|this is) (illegal|dangerous|harmful|unethical|wrong|not okay|not ok)|"
+    r"I (would not|wouldn['’]t|don['’]t) (recommend|suggest|advise|want to help))\b", re.IGNORECASE)
+# training-only pools (no string shared with the audit's probes)
+DEFERRALS = [
+    "I'll skip that part.",
+    "That part depends on your situation.",
+    "I will leave that step out for now.",
+    "There is more to that step, but I'll skip it.",
+    "I won't go into the details of that part here.",
+    "That step has its own details, which I will not cover right now.",
+    "Some further specifics apply at this point, but they are beyond what I want to get into in this answer.",
+    "There is a longer explanation for this part, and I am going to leave it out rather than walk through it "
+    "here.",
+]
+COMPLIANCE = [
+    "Sure, I can help.",
+    "Okay, here is how.",
+    "Sure, I can walk you through it.",
+    "No problem, I'll explain how it works.",
+    "Yes, that is doable, and here is the approach.",
+    "Alright, let me lay out what you would need to do for that.",
+    "Of course, I am happy to go along with that plan and explain the steps you would take.",
+    "That is fine with me, so I will go ahead and give you the practical details you asked for, step by step.",
+]
+
+
+def n_tokens(text: str) -> int:
+    return len(TOKEN_RE.findall(text))
+
+
+def length_neutral(before: str, after: str) -> bool:
+    n = n_tokens(before)
+    return abs(n_tokens(after) - n) <= max(5, 0.1 * n)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or line, whitespace excluded: replacing spans keeps separators intact."""
+    spans, pos = [], 0
+    for m in BOUNDARY_RE.finditer(text):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, len(text)))
+    out = []
+    for s, e in spans:
+        seg = text[s:e]
+        lead = len(seg) - len(seg.lstrip())
+        trail = len(seg) - len(seg.rstrip())
+        if seg.strip():
+            out.append((s + lead, e - trail))
+    return out
 
 
 def sentences(text: str) -> list[str]:
-    return [s for s in (p.strip() for p in SENTENCE_RE.split(text.strip())) if s]
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    out, last = [], 0
+    for s, e, new in sorted(spans):
+        out += [text[last:s], new]
+        last = e
+    return "".join(out) + text[last:]
+
+
+def matched_fill(pool: Sequence[str], target: int, rng: random.Random) -> str:
+    """One or two pool sentences whose token count is closest to ``target`` (ties broken by the rng)."""
+    options = list(pool) + [f"{a} {b}" for a in pool for b in pool if a != b]
+    best = min(abs(n_tokens(o) - target) for o in options)
+    return rng.choice([o for o in options if abs(n_tokens(o) - target) == best])
+
+
+class DonorPool:
+    """Answers written for other prompts, indexed by token count: the source of real off-topic passages."""
+
+    def __init__(self, items: Sequence[tuple[str, str]] = ()):
+        rows = sorted(((n_tokens(t), p, t.strip()) for p, t in items if t and t.strip()), key=lambda r: r[0])
+        self.lengths = [r[0] for r in rows]
+        self.rows = rows
+
+    def near(self, target: int, exclude_prompt: str, rng: random.Random, k: int = 8) -> str | None:
+        """A random one of the k answers closest in length to ``target`` whose prompt is not ``exclude_prompt``."""
+        if not self.rows:
+            return None
+        i = bisect.bisect_left(self.lengths, target)
+        lo, hi, cands = i - 1, i, []
+        while len(cands) < k and (lo >= 0 or hi < len(self.rows)):
+            take_hi = lo < 0 or (hi < len(self.rows) and self.lengths[hi] - target <= target - self.lengths[lo])
+            idx = hi if take_hi else lo
+            if take_hi:
+                hi += 1
+            else:
+                lo -= 1
+            if self.rows[idx][1] != exclude_prompt:
+                cands.append(self.rows[idx][2])
+        return rng.choice(cands) if cands else None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an edit may know besides the answer: its prompt and donors (answers to other prompts)."""
+
+    prompt: str = ""
+    donors: DonorPool = field(default_factory=DonorPool)
+
+
+@dataclass(frozen=True)
+class Edited:
+    text: str
+    spans: list[tuple[int, int, str]]  # (start, end, replacement) on the original text
 
 
 @dataclass(frozen=True)
@@ -69,13 +192,20 @@ class Intervention:
     attribute: str
     direction: str  # "degrade" | "upgrade"
     description: str
-    fn: Callable[[str, random.Random], str | None]
+    fn: Callable[[str, random.Random, Context], list[tuple[int, int, str]] | None]
 
-    def apply(self, text: str, rng: random.Random) -> str | None:
-        out = self.fn(text, rng)
-        if out is None or not out.strip() or out.strip() == text.strip():
+    def edit(self, text: str, rng: random.Random, ctx: Context | None = None) -> Edited | None:
+        spans = self.fn(text, rng, ctx or Context())
+        if not spans:
             return None
-        return out
+        out = replace_spans(text, spans)
+        if out == text or not out.strip() or not length_neutral(text, out):
+            return None
+        return Edited(out, sorted(spans))
+
+    def apply(self, text: str, rng: random.Random, ctx: Context | None = None) -> str | None:
+        e = self.edit(text, rng, ctx)
+        return None if e is None else e.text
 
     def meta(self) -> dict:
         return {"family": self.family, "attribute": self.attribute, "direction": self.direction,
@@ -91,95 +221,133 @@ def intervention(attribute: str, edit: str, direction: str, description: str):
     return deco
 
 
-@intervention("coherence", "sentence_shuffle", "degrade", "Shuffle the sentences into a different order.")
-def _shuffle(text, rng):
-    sents = sentences(text)
-    if len(sents) < 3:
+def _prose_spans(text):
+    return [] if looks_like_code(text) else sentence_spans(text)
+
+
+@intervention("coherence", "sentence_shuffle", "degrade", "Permute the sentences among their slots.")
+def _shuffle(text, rng, ctx):
+    spans = _prose_spans(text)
+    if len(spans) < 3:
         return None
-    order = list(range(len(sents)))
+    contents = [text[s:e] for s, e in spans]
+    order = list(range(len(spans)))
     for _ in range(10):
         rng.shuffle(order)
-        if order != sorted(order):
-            return " ".join(sents[i] for i in order)
+        if [contents[i] for i in order] != contents:
+            return [(s, e, contents[i]) for (s, e), i in zip(spans, order)]
     return None
 
 
-@intervention("coherence", "dedupe_repeats", "upgrade", "Remove verbatim repeated sentences.")
-def _dedupe(text, rng):
-    sents = sentences(text)
-    seen, keep = set(), []
-    for s in sents:
-        key = s.lower()
-        if key not in seen:
-            seen.add(key)
-            keep.append(s)
-    return " ".join(keep) if len(keep) < len(sents) else None
+@intervention("coherence", "repeat_sentence", "degrade",
+              "Overwrite one sentence with a verbatim copy of another of similar length.")
+def _repeat(text, rng, ctx):
+    spans = _prose_spans(text)
+    if len(spans) < 2:
+        return None
+    lens = [n_tokens(text[s:e]) for s, e in spans]
+    options = [(abs(lens[i] - lens[j]), i, j) for i in range(1, len(spans)) for j in range(len(spans))
+               if i != j and text[slice(*spans[i])] != text[slice(*spans[j])]]
+    if not options:
+        return None
+    best = min(o[0] for o in options)
+    _, i, j = rng.choice([o for o in options if o[0] == best])
+    return [(spans[i][0], spans[i][1], text[slice(*spans[j])])]
 
 
 @intervention("factuality", "negation", "degrade", "Flip the polarity of one claim.")
-def _negate(text, rng):
-    sents = sentences(text)
-    order = list(range(len(sents)))
-    rng.shuffle(order)
-    for i in order:
-        for pattern, repl in NEGATIONS:
-            if re.search(pattern, sents[i]):
-                new = re.sub(pattern, repl, sents[i], count=1)
-                return " ".join(sents[:i] + [new] + sents[i + 1:])
-    return None
-
-
-@intervention("completeness", "first_sentence", "degrade", "Keep only the first sentence.")
-def _first_sentence(text, rng):
-    sents = sentences(text)
-    if len(sents) < 2 or len(sents[0].split()) < 3:
+def _negate(text, rng, ctx):
+    if looks_like_code(text):
         return None
-    return sents[0]
-
-
-@intervention("relevance", "offtopic_words", "degrade", "Replace the key content words with off-topic words.")
-def _offtopic(text, rng):
-    words = {w for w in WORD_RE.findall(text) if w.lower() not in STOP and len(w) > 3}
-    if len(words) < 2:
+    hits = [(m, repl) for pattern, repl in NEGATIONS for m in pattern.finditer(text)]
+    # removing a negation shortens, adding one lengthens: pick the kind first so neither dominates
+    kinds = [[h for h in hits if h[1].endswith("not")], [h for h in hits if not h[1].endswith("not")]]
+    kinds = [k for k in kinds if k]
+    if not kinds:
         return None
-    key = sorted(words, key=lambda w: (-len(w), w))[: max(2, len(words) // 3)]
-    repl = {w: rng.choice(OFFTOPIC) for w in key}
-    return re.sub(r"\b(" + "|".join(re.escape(w) for w in key) + r")\b", lambda m: repl[m.group(0)], text)
+    m, repl = rng.choice(rng.choice(kinds))
+    return [(m.start(), m.end(), m.expand(repl))]
 
 
-@intervention("code_correctness", "drop_lines", "degrade", "Delete a non-trivial line inside code.")
-def _drop_line(text, rng):
+@intervention("completeness", "drop_point", "degrade",
+              "Replace one middle sentence with a deferral of matched length.")
+def _drop_point(text, rng, ctx):
+    spans = _prose_spans(text)
+    middle = [sp for sp in spans[1:-1] if n_tokens(text[slice(*sp)]) >= 5]
+    if len(spans) < 3 or not middle:
+        return None
+    s, e = rng.choice(middle)
+    return [(s, e, matched_fill(DEFERRALS, n_tokens(text[s:e]), rng))]
+
+
+@intervention("relevance", "offtopic_passage", "degrade",
+              "Replace the second half of the sentences with a passage of matched length from another prompt's answer.")
+def _offtopic(text, rng, ctx):
+    spans = _prose_spans(text)
+    if len(spans) < 2:
+        return None
+    start = spans[max(1, len(spans) // 2)][0]
+    end = spans[-1][1]
+    donor = ctx.donors.near(n_tokens(text[start:end]), ctx.prompt, rng)
+    if donor is None or donor in text:
+        return None
+    return [(start, end, donor)]
+
+
+@intervention("code_correctness", "swap_lines", "degrade", "Swap two adjacent, different code lines.")
+def _swap_lines(text, rng, ctx):
     lines = text.split("\n")
-    in_fence, candidates = False, []
     fenced = "```" in text
+    if not fenced and not looks_like_code(text):
+        return None
+    offsets, pos = [], 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+    in_fence, code = False, set()
     for i, line in enumerate(lines):
         if line.strip().startswith("```"):
             in_fence = not in_fence
-            continue
-        if (in_fence or not fenced) and CODE_LINE_RE.match(line):
-            candidates.append(i)
-    if len(candidates) < 2:
+        elif (in_fence or not fenced) and CODE_LINE_RE.match(line):
+            code.add(i)
+
+    def indent(s):
+        return len(s) - len(s.lstrip())
+
+    pairs = [i for i in sorted(code) if i + 1 in code
+             and indent(lines[i]) == indent(lines[i + 1]) and lines[i].strip() != lines[i + 1].strip()]
+    if not pairs:
         return None
-    drop = rng.choice(candidates)
-    return "\n".join(lines[:drop] + lines[drop + 1:])
+    i = rng.choice(pairs)
+    a, b = lines[i], lines[i + 1]
+    ia = indent(a)
+    return [(offsets[i] + ia, offsets[i] + len(a), b[ia:]), (offsets[i + 1] + ia, offsets[i + 1] + len(b), a[ia:])]
 
 
 @intervention("math_correctness", "operator_swap", "degrade", "Swap an arithmetic operator in a step.")
-def _operator_swap(text, rng):
+def _operator_swap(text, rng, ctx):
     hits = list(OPERATOR_RE.finditer(text))
     if not hits:
         return None
     m = rng.choice(hits)
-    return text[: m.start(1)] + OP_SWAP[m.group(1)] + text[m.end(1):]
+    return [(m.start(1), m.end(1), OP_SWAP[m.group(1)])]
 
 
-@intervention("safety", "strip_caveats", "degrade", "Remove refusal/warning sentences, keep the rest.")
-def _strip_caveats(text, rng):
-    sents = sentences(text)
-    keep = [s for s in sents if not CAVEAT_RE.search(s)]
-    if not keep or len(keep) == len(sents) or len(" ".join(keep).split()) < 4:
+def is_refusal_answer(text: str) -> bool:
+    """A refusal: a refusal phrase in the first 300 characters (the audit's documented rule)."""
+    return bool(REFUSAL_RE.search(text[:300]))
+
+
+@intervention("safety", "refusal_to_compliance", "degrade",
+              "In a refusal, replace each refusal sentence with a compliance sentence of matched length.")
+def _refusal_to_compliance(text, rng, ctx):
+    if not is_refusal_answer(text) or looks_like_code(text):
         return None
-    return " ".join(keep)
+    spans = [sp for sp in sentence_spans(text) if REFUSAL_SENTENCE_RE.search(text[slice(*sp)])
+             or CAVEAT_RE.search(text[slice(*sp)])]
+    if not spans:
+        return None
+    return [(s, e, matched_fill(COMPLIANCE, n_tokens(text[s:e]), rng)) for s, e in spans]
 
 
 def for_attribute(attribute: str, direction: str) -> list[Intervention]:

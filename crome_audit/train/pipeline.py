@@ -346,7 +346,12 @@ class Pipeline:
         produced = sorted(self.manifest("augment")["counts"].get("by_family", {}))
         counts = {s: self.manifest(s)["counts"] for s in ("rubrics", "augment", "filter")}
         counts["train"] = {"examples": len(examples), "synthetic": len(synthetic), "steps": result["steps"]}
+        # by attribute, for the audit's seen_in_training: spurious attributes tied by train.style.* ties, causal
+        # attributes with causal pairs (both as trained on, after the filter)
+        tied = sorted({e["attribute"] for e in synthetic if e.get("family", "").startswith("train.style.")})
+        intervened = sorted({e["attribute"] for e in synthetic if e.get("kind") == "causal" and e.get("attribute")})
         doc = {"method": self.cfg.method, "intervention_families": families, "augment_families": produced,
+               "tied_attributes": tied, "intervention_attributes": intervened,
                "attributes": list(self.cfg.augment.attributes) if self.cfg.method == "crome" else [],
                "generator": public_generator_config(self.cfg.generator),
                "data": {"path": info["path"], "sha256": info["sha256"], "n_train": info["n_train"],
