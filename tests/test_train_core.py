@@ -45,17 +45,24 @@ def test_interventions_apply_and_families():
     assert all(n.startswith("train.") and n.count(".") == 2 for n in names)
     shuffled = INTERVENTIONS.get("train.coherence.sentence_shuffle").apply(TEXT, rng)
     assert shuffled != TEXT and sorted(shuffled.split()) == sorted(TEXT.split())
-    assert INTERVENTIONS.get("train.completeness.first_sentence").apply(TEXT, rng) == "Paris is the capital of France."
+    dropped = INTERVENTIONS.get("train.completeness.drop_point").apply(TEXT, rng)
+    assert dropped.startswith("Paris is the capital of France.") and "museums" not in dropped
     neg = INTERVENTIONS.get("train.factuality.negation").apply(TEXT, rng)
     assert " not " in neg or "cannot" in neg
-    off = INTERVENTIONS.get("train.relevance.offtopic_words").apply(TEXT, rng)
-    assert "Tourists" not in off or "museums" not in off
+    from crome_audit.train.interventions import Context, DonorPool
+
+    donors = DonorPool([("other", "Penguins live in the Southern Hemisphere and eat fish and krill. "
+                                   "They swim fast in very cold water.")])
+    off = INTERVENTIONS.get("train.relevance.offtopic_passage").apply(TEXT, rng, Context("mine", donors))
+    assert "Penguins" in off and "Tourists" not in off
     assert INTERVENTIONS.get("train.math_correctness.operator_swap").apply("So 3 + 4 = 7.", rng) == "So 3 - 4 = 7."
-    code = "```python\ndef f(x):\n    y = x * 2\n    return y\n```"
-    dropped = INTERVENTIONS.get("train.code_correctness.drop_lines").apply(code, rng)
-    assert dropped.count("\n") == code.count("\n") - 1
-    rep = "I can help. I can help. I can help. Here is how."
-    assert INTERVENTIONS.get("train.coherence.dedupe_repeats").apply(rep, rng) == "I can help. Here is how."
+    code = "```python\ndef f(x):\n    y = x * 2\n    z = y + 1\n    return z\n```"
+    swapped = INTERVENTIONS.get("train.code_correctness.swap_lines").apply(code, rng)
+    assert swapped != code and sorted(swapped.split("\n")) == sorted(code.split("\n"))
+    rep = INTERVENTIONS.get("train.coherence.repeat_sentence").apply(TEXT, rng)
+    from crome_audit.train.interventions import sentences
+
+    assert rep != TEXT and len(set(sentences(rep))) == len(sentences(rep)) - 1
     # not applicable -> None (never an unchanged "augmentation")
     assert INTERVENTIONS.get("train.coherence.sentence_shuffle").apply("One sentence.", rng) is None
     assert INTERVENTIONS.get("train.math_correctness.operator_swap").apply("no numbers", rng) is None
@@ -73,7 +80,7 @@ def _pairs():
 
 
 def test_rubrics_and_augment_counts_deterministic():
-    cfg = AugmentConfig(max_causal_per_pair=2, neutral_ratio=0.5, seed=3)
+    cfg = AugmentConfig(max_causal_per_pair=2, neutral_ratio=0.5, seed=3, style_ties=False)
     pairs = _pairs()
     rubrics, counts = build_rubrics(pairs, cfg)
     assert counts["offline"] == 10 and "math_correctness" in rubrics["0"]

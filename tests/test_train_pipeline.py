@@ -41,7 +41,10 @@ def test_crome_pipeline_counts_and_identical_scoring(tmp_path):
     n_train = 45  # 60 pairs, 25 % held out
     assert m["rubrics"]["counts"]["prompts"] == n_train
     aug = m["augment"]["counts"]
-    assert aug["neutral"] == round(0.5 * n_train) and aug["synthetic"] == aug["causal"] + aug["neutral"]
+    n_style = sum(v for k, v in aug["by_family"].items() if k.startswith("train.style."))  # offline style ties
+    assert aug["by_family"]["train.neutral.irrelevant_query"] == round(0.5 * n_train)
+    assert aug["neutral"] == round(0.5 * n_train) + n_style and 0 < n_style <= round(0.5 * n_train)
+    assert aug["synthetic"] == aug["causal"] + aug["neutral"]
     assert 0 < aug["causal"] <= n_train  # at most max_causal_per_pair per pair
     synthetic = _jsonl(work / "augment.v1.jsonl")
     kept = _jsonl(work / "filter.v1.jsonl")
@@ -55,6 +58,8 @@ def test_crome_pipeline_counts_and_identical_scoring(tmp_path):
     assert info["method"] == "crome" and info["generator"] is None and info["seed"] == 42
     assert info["intervention_families"] == sorted({r["family"] for r in kept})
     assert all(fam.startswith("train.") for fam in info["intervention_families"])
+    assert info["tied_attributes"] == sorted({r["attribute"] for r in kept if r["family"].startswith("train.style.")})
+    assert info["intervention_attributes"] == sorted({r["attribute"] for r in kept if r["kind"] == "causal"})
     assert info["data"]["n_train"] == n_train and info["data"]["n_heldout"] == 15 and len(info["data"]["sha256"]) == 64
     assert info["counts"]["filter"]["kept"] == f["kept"]
     log = read_log(out)
@@ -125,8 +130,8 @@ def test_nan_free_filter_scores(tmp_path):
     assert code == 0, text
     kept = _jsonl(tmp_path / "o/.cache/pipeline/filter.v1.jsonl")
     assert kept and all(math.isfinite(r["baseline_score"]) and 0 < r["baseline_score"] < 1 for r in kept)
-    fams = {r["family"] for r in kept}
-    assert fams <= {"train.completeness.first_sentence", "train.relevance.offtopic_words",
+    fams = {r["family"] for r in kept if not r["family"].startswith("train.style.")}
+    assert fams <= {"train.completeness.drop_point", "train.relevance.offtopic_passage",
                     "train.neutral.irrelevant_query"}
 
 
