@@ -26,6 +26,7 @@ COMMANDS = {
     "augment": "train_cmd:augment",
     "filter": "train_cmd:filter_pairs",
     "eval": "train_cmd:evaluate",
+    "demo": "demo_cmd:demo",
 }
 
 

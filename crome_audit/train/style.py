@@ -17,6 +17,7 @@ attribute still measures transfer to a new surface form of that attribute:
 | train.style.padding            | length     | length_filler (question restated + fillers appended after a blank line) | 1-2 content-free sentences inserted after an inner sentence |
 | train.style.numbered_list      | formatting | format_markdown (header + bullets with bold first words) | sentences as a numbered list |
 | train.style.bold_lead          | formatting | format_markdown | the first sentence in bold, or a bold label before it |
+| train.style.flatten_markdown   | formatting | format_strip (keeps lines and header text) | a markdown answer as one paragraph of prose, header lines dropped (half of the ties of a markdown answer) |
 | train.style.flattery           | sycophancy | sycophancy_opener / _agree | other praise, sometimes at the end instead of the start |
 | train.style.tone_frame         | tone       | confident_tone / hedging_politeness | other frames ("Frankly, ...", "For what it's worth, ...") |
 | train.style.emoji_lead         | emoji      | emoji (after sentences + at the end) | one emoji from another set at the start |
@@ -28,6 +29,7 @@ Punctuation is deliberately not tied, so its audit probe stays a held-out attrib
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -118,6 +120,19 @@ def _bold(text, rng):
     return text[:s] + rng.choice(LABELS) + text[s:]
 
 
+@style("formatting", "flatten_markdown", "Rewrite a markdown answer as running prose (header lines dropped, list "
+       "items joined into one paragraph, bold/italic marks removed).")
+def _flatten(text, rng):
+    if not has_markdown(text) or "```" in text:
+        return None
+    lines = [ln for ln in text.split("\n") if not re.match(r"\s*#{1,6}\s", ln)]
+    items = [re.sub(r"^\s*([-*+]|\d+[.)])\s+", "", ln).strip() for ln in lines]
+    prose = " ".join(i for i in items if i)
+    prose = re.sub(r"\*\*([^*]+)\*\*|__([^_]+)__|(?<!\w)\*([^*]+)\*(?!\w)",
+                   lambda m: m.group(1) or m.group(2) or m.group(3), prose)
+    return prose if prose.strip() else None
+
+
 @style("sycophancy", "flattery", "Add praise of the user, at the start or at the end.")
 def _flattery(text, rng):
     if rng.random() < 0.5:
@@ -156,6 +171,8 @@ def style_tie(text: str, rng: random.Random, families: list[str] | None = None):
     """Restyle ``text`` with one applicable family picked by the rng: (family, attribute, restyled) or None."""
     cands = [STYLES.get(n) for n in (families or STYLES.names())]
     rng.shuffle(cands)
+    if has_markdown(text) and rng.random() < 0.5:  # an answer that carries markdown: tie the style it carries
+        cands.sort(key=lambda f: f.family != "train.style.flatten_markdown")
     for fam in cands:
         out = fam.apply(text, rng)
         if out is not None:
