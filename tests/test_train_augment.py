@@ -114,7 +114,7 @@ def test_offtopic_passage_is_real_text_from_another_prompt():
     text = "Bread needs flour.  Knead the dough well.  Let it rise for an hour and bake it."
     out = INTERVENTIONS.get("train.relevance.offtopic_passage").apply(text, random.Random(0),
                                                                      Context(prompt="p0", donors=donors))
-    assert out == "Bread needs flour.  Volcanoes form where magma reaches the surface. They can erupt."
+    assert out == "Bread needs flour.  Volcanoes form where magma reaches the surface.  They can erupt."
 
 
 def test_every_family_is_length_neutral_and_balanced_on_hh_rlhf(hh_augmented):

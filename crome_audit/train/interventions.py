@@ -14,8 +14,9 @@ model measures transfer, not memorisation.
 Two rules every edit keeps, because anything else correlates with the label and becomes a shortcut:
 
 - **Span-local**: an edit replaces spans (a sentence, a word, a code line) and leaves every other character
-  of the answer byte-identical; span boundaries never touch whitespace, so separators (double spaces, line
-  breaks, markdown) stay as they were. ``Edited.spans`` lists what was replaced.
+  of the answer byte-identical; span boundaries never touch whitespace or list/header markers, so separators
+  (double spaces, line breaks) and layout stay as they were, and a replaced sentence keeps its bold lead
+  (``keep_format``). ``Edited.spans`` lists what was replaced.
 - **Length-neutral**: ``|Δ tokens| <= max(5, 10 %)`` in the ``length`` RM's unit (``\\w+|[^\\w\\s]``), checked
   in ``apply`` for every edit; a removed passage is replaced by one of matched length.
 
@@ -25,7 +26,7 @@ Two rules every edit keeps, because anything else correlates with the label and 
 | train.coherence.repeat_sentence        | overwrite one sentence with a verbatim copy of another of similar length |
 | train.factuality.negation              | flip one claim's polarity (is -> is not, cannot -> can, hasn't -> has) |
 | train.completeness.drop_point          | replace one middle sentence (of >= 3) with a deferral of matched length ("I'll skip the details of that step.") |
-| train.relevance.offtopic_passage       | replace the second half of the sentences with a passage of matched length from an answer to another prompt |
+| train.relevance.offtopic_passage       | replace the second half of the sentences, slot by slot, with the sentences of an answer of matched length to another prompt |
 | train.code_correctness.swap_lines      | swap two adjacent, different code lines of the same indentation |
 | train.math_correctness.operator_swap   | swap an arithmetic operator inside a step (+ <-> -, * <-> /) |
 | train.safety.refusal_to_compliance     | in an answer that refuses, replace each refusal sentence with a compliance sentence of matched length |
@@ -49,6 +50,8 @@ INTERVENTIONS = Registry("intervention")
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")  # the `length` reference RM's unit
 # a sentence ends at . ! ? followed by whitespace and a capital/digit/quote, or at a line break
 BOUNDARY_RE = re.compile(r"(?<=[.!?])[ \t]+(?=[A-Z0-9\"'(])|\s*\n\s*")
+MARKER_RE = re.compile(r"(?:#{1,6}|[-*+]|\d+[.)])[ \t]+")
+BOLD_LEAD_RE = re.compile(r"\*\*[^*]+\*\*")
 CODE_LINE_RE = re.compile(r"^\s*(?!#|//|\}|\)|\]|$)(.*[=(:;{]|return\b|print\b).*$")
 OPERATOR_RE = re.compile(r"(?<=[\d)\s])([+\-*/×÷])(?=\s*[\d(])")
 OP_SWAP = {"+": "-", "-": "+", "*": "/", "/": "*", "×": "÷", "÷": "×"}
@@ -122,9 +125,24 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         seg = text[s:e]
         lead = len(seg) - len(seg.lstrip())
         trail = len(seg) - len(seg.rstrip())
-        if seg.strip():
+        marker = MARKER_RE.match(seg, lead)  # list markers and header hashes are layout: they stay outside
+        if marker and marker.end() < len(seg) - trail:
+            lead = marker.end()
+        if seg[lead:len(seg) - trail].strip():
             out.append((s + lead, e - trail))
     return out
+
+
+def keep_format(old: str, new: str) -> str:
+    """Carry the old span's inline emphasis over to its replacement (a bold first word or a bold span), so a
+    replaced sentence never loses markdown that the label would then explain."""
+    m = BOLD_LEAD_RE.match(old)
+    if not m or "**" in new:
+        return new
+    if m.end() == len(old):
+        return f"**{new}**"
+    head, sep, rest = new.partition(" ")
+    return f"**{head}**{sep}{rest}"
 
 
 def sentences(text: str) -> list[str]:
@@ -154,10 +172,10 @@ class DonorPool:
         self.lengths = [r[0] for r in rows]
         self.rows = rows
 
-    def near(self, target: int, exclude_prompt: str, rng: random.Random, k: int = 8) -> str | None:
-        """A random one of the k answers closest in length to ``target`` whose prompt is not ``exclude_prompt``."""
+    def near(self, target: int, exclude_prompt: str, rng: random.Random, k: int = 8) -> list[str]:
+        """The k answers closest in length to ``target`` whose prompt is not ``exclude_prompt``, shuffled."""
         if not self.rows:
-            return None
+            return []
         i = bisect.bisect_left(self.lengths, target)
         lo, hi, cands = i - 1, i, []
         while len(cands) < k and (lo >= 0 or hi < len(self.rows)):
@@ -169,7 +187,8 @@ class DonorPool:
                 lo -= 1
             if self.rows[idx][1] != exclude_prompt:
                 cands.append(self.rows[idx][2])
-        return rng.choice(cands) if cands else None
+        rng.shuffle(cands)
+        return cands
 
 
 @dataclass(frozen=True)
@@ -277,7 +296,7 @@ def _drop_point(text, rng, ctx):
     if len(spans) < 3 or not middle:
         return None
     s, e = rng.choice(middle)
-    return [(s, e, matched_fill(DEFERRALS, n_tokens(text[s:e]), rng))]
+    return [(s, e, keep_format(text[s:e], matched_fill(DEFERRALS, n_tokens(text[s:e].replace("**", "")), rng)))]
 
 
 @intervention("relevance", "offtopic_passage", "degrade",
@@ -286,12 +305,16 @@ def _offtopic(text, rng, ctx):
     spans = _prose_spans(text)
     if len(spans) < 2:
         return None
-    start = spans[max(1, len(spans) // 2)][0]
-    end = spans[-1][1]
-    donor = ctx.donors.near(n_tokens(text[start:end]), ctx.prompt, rng)
-    if donor is None or donor in text:
-        return None
-    return [(start, end, donor)]
+    slots = spans[max(1, len(spans) // 2):]
+    target = sum(n_tokens(text[s:e]) for s, e in slots)
+    for donor in ctx.donors.near(target, ctx.prompt, rng):
+        sents = sentences(donor)
+        if len(sents) < len(slots) or donor in text:
+            continue
+        # one donor sentence per slot (the rest into the last), so separators and list layout stay
+        parts = sents[: len(slots) - 1] + [" ".join(sents[len(slots) - 1:])]
+        return [(s, e, keep_format(text[s:e], new)) for (s, e), new in zip(slots, parts)]
+    return None
 
 
 @intervention("code_correctness", "swap_lines", "degrade", "Swap two adjacent, different code lines.")
