@@ -42,10 +42,9 @@ DATE_PATTERNS = [
                         r"|year|born|died|founded|established|released|published)\s+(?:the\s+)?(?:year\s+)?)"
                         + _Y + r"\b(?![.,]?\d)" + _UNIT)),
     ("decade", re.compile(r"\b(1[0-9]{2}0|20[0-9]0)s\b")),
-    ("year", re.compile(r"\(" + _Y + r"\)")),
+    ("year", re.compile(r"(?<=[\s\"'\u201d])\(" + _Y + r"\)")),  # 'Titanic (1997)', not f(1986)
     ("year", re.compile(r"\b" + _M + r"\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?" + _Y + r"\b")),
     ("year", re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _M + r",?\s+" + _Y + r"\b")),
-    ("range", re.compile(_Y + r"\s*[-\u2013]\s*" + _Y + r"\b")),
 ]
 MONTH_PATTERNS = [
     re.compile(r"\b" + _M + r"\s+(?:\d{1,2}(?:st|nd|rd|th)?\b|" + _Y + r"\b)"),
@@ -332,6 +331,7 @@ PY_SWAPS = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "!=", "!=": "==", 
 C_SWAPS = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "!=", "!=": "==", "===": "!==", "!==": "===",
            "&&": "||", "||": "&&", "true": "false", "false": "true", "True": "False", "False": "True",
            "+": "-", "-": "+", "+=": "-=", "-=": "+="}
+CODE_MUTATION_PAIRS = frozenset(PY_SWAPS.items()) | frozenset(C_SWAPS.items())
 _C_OPS = re.compile(
     r"(?<![=!<>])(===|!==)(?!=)|(?<![=!<>])(==|!=)(?!=)|(?<![<>=!\-+*/%&|^])(<=|>=)(?![=>])"
     r"|(?<![<>=\-])(<|>)(?![<>=\-])|(?<![&|])(&&|\|\|)(?![&|=])|\b(true|false|True|False)\b"

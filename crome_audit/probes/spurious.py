@@ -146,8 +146,14 @@ class FormatMarkdown(Probe):
 
 
 _MD_HEADER = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(?![ \t]*(?:final )?answer\b[ \t]*:?[ \t]*$)", re.M | re.I)
-_MD_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?=\S)", re.M)
+_MD_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?=[^\W\d]|[*\[(\"'`])", re.M)  # "+  12.6" is math, not a bullet
+_MATH_LINE = re.compile(r"\\[A-Za-z]{2,}|[$^=]")  # "- x^5 - 3 \phantom{}" in an align block is math, not a bullet
 _MD_BOLD = re.compile(r"\*\*(?=\S)([^*\n]+?)\*\*|__(?=\S)([^_\n]+?)__")
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
 
 
 @register
@@ -162,7 +168,8 @@ class FormatStrip(Probe):
         text = item.response
         spans = code_spans(text)
         text = sub_outside_code(_MD_HEADER, lambda m: "", text, spans)
-        text = sub_outside_code(_MD_BULLET, lambda m: m.group(1), text, code_spans(text))
+        text = sub_outside_code(_MD_BULLET, lambda m: m.group(0) if _MATH_LINE.search(
+            m.string, m.end(), _line_end(m.string, m.end())) else m.group(1), text, code_spans(text))
         text = sub_outside_code(_MD_BOLD, lambda m: m.group(1) or m.group(2), text, code_spans(text))
         return text if text != item.response else None
 

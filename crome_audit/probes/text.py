@@ -81,16 +81,19 @@ def filler_words(passage: str) -> Iterator[str]:
 
 def refill(text: str, start: int, end: int, stream: Iterator[str]) -> str:
     """Replace every word/number token of text[start:end] by the next filler word, keeping punctuation,
-    list markers and every whitespace byte: the token count (``n_tokens``) and the layout are unchanged."""
+    list markers, LaTeX commands and every whitespace byte: the token count (``n_tokens``) and the layout
+    are unchanged."""
     out, pos = [], start
     for line_m in re.finditer(r"[^\n]*", text[start:end]):
         if line_m.start() == line_m.end():
             continue  # an empty line (or the empty match after each line) holds no word
-        a = start + line_m.start()
-        marker = LIST_MARKER_RE.match(text, a) if (a == 0 or text[a - 1] == "\n") else None
-        lo = marker.end() if marker else a
-        for m in re.finditer(r"\w+", text[lo : start + line_m.end()]):
+        a, b = start + line_m.start(), start + line_m.end()
+        marker = LIST_MARKER_RE.match(text[a:b]) if (a == 0 or text[a - 1] == "\n") else None
+        lo = a + marker.end() if marker else a
+        for m in re.finditer(r"\w+", text[lo:b]):
             s, e = lo + m.start(), lo + m.end()
+            if text[s - 1 : s] == "\\":
+                continue  # a LaTeX command (\frac) is layout, like punctuation
             word = next(stream)
             word = word[:1].upper() + word[1:] if m.group(0)[:1].isupper() else word.lower()
             out += [text[pos:s], word]
