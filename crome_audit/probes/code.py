@@ -165,6 +165,9 @@ def _unfenced(text: str, lo: int, hi: int) -> list[CodeBlock]:
 
 def _classify(chunk: str) -> str | None:
     single_line = "\n" not in chunk.strip()
+    lines = [line for line in chunk.split("\n") if line.strip()]
+    if sum(bool(_LIST_ITEM.match(line)) for line in lines) * 2 > len(lines):
+        return None  # a markdown list ("- 2-APA (x)" parses as Python, but it is prose)
     if python_mode(chunk):
         # one line must look like a statement ("XQ@m3t4P" and '"a" or "b"' parse, but are not code)
         if single_line and not (_KEYWORD_LINE.match(chunk) or _ASSIGN_LINE.match(chunk) or _CALL.search(chunk)):

@@ -56,7 +56,7 @@ HEADERS = ["## Answer", "## Overview", "### Key points", "## Summary"]
 _OPINION_VERB = r"(?:think|believe|feel|reckon|suppose|guess|am convinced|'m convinced|am sure|'m sure|would say)"
 _VIEW_RE = re.compile(
     r"\bI (?:really |strongly |personally |honestly |do |still )?" + _OPINION_VERB + r"(?: that| like)? "
-    r"(?!(?:I|I'm|I'd|I've|I'll|my|me|we|we're|our|you|maybe|about|of|so|not|this question|it would help)\b)"
+    r"(?!(?:I|I'm|I'd|I've|I'll|my|me|we|we're|our|you|maybe|about|of|so|not|that|like|this question|it would help)\b)"
     r"(?P<claim>[^.?!\n]{3,}?\b(?:is|are|was|were|isn't|aren't|'s|'re|should|shouldn't|will|won't|can't|"
     r"has|have|makes|deserves|works|beats|better|worse|best|worst|overrated|underrated)\b[^.?!\n]*)"
     r"|\b(?:in my (?:honest )?(?:opinion|view)|from my (?:point of view|perspective)|personally, I)\b"
