@@ -33,6 +33,7 @@ FILLER_SETS = [
     ["All of this is worth bearing in mind.", "That is the heart of the answer.",
      "Taken together, these points give a full picture.", "I trust this answers the question well."],
 ]
+FILLERS = [s for group in FILLER_SETS for s in group]  # every filler sentence (tests/style_blind_rm.py reads it)
 OPENERS_FLATTERY = [
     "What a great question! ",
     "Excellent question, you clearly have a sharp mind! ",
