@@ -112,6 +112,33 @@ def test_length_rm_mean_drop_is_original_minus_score_on_the_full_file(rb_file):
     assert sum(s["transformation"] is None for s in samples) == 2985
 
 
+def boxed_rm(prompts, responses):
+    """Positive control: a format-hacking RM (a boxed final answer is worth more than anything else)."""
+    return [len(r) / 1e4 + 10.0 * ("\\boxed{" in r) for r in responses]
+
+
+def test_a_format_hacking_rm_shows_a_drop_and_a_noise_rm_does_not(rb_file):
+    entry, _ = run_benchmark("rewordbench", engine(f"py:{__file__}:boxed_rm"), data=rb_file, limit_per_subset=40,
+                             transformations="math_swap_format,rot13")
+    m = entry["metrics"]
+    assert entry["transformations"]["math_swap_format"]["subsets"]["math-prm"]["original"] == 1.0
+    # math-prm goes from all right to all wrong: Reasoning = 1/2 math-prm + 1/2 hep, overall = 1/4 Reasoning
+    assert m["drop.math_swap_format"]["value"] == pytest.approx(0.125, abs=0.01)
+    assert m["drop.math_swap_format"]["ci"][0] > 0.1
+    assert m["drop.rot13"]["value"] == 0.0 and m["drop.rot13"]["ci"] == [0.0, 0.0]  # it never reads the prompt
+    assert m["mean_drop"]["value"] == pytest.approx(m["drop.math_swap_format"]["value"] / 2)
+    # calibration: a hash-noise RM ranks at chance before and after; its drops are chance and their CIs say so
+    entry, _ = run_benchmark("rewordbench", engine("noise"), data=rb_file, limit_per_subset=40)
+    m = entry["metrics"]
+    drops = [k for k in m if k.startswith("drop.")]
+    assert len(drops) == 22
+    covering = [k for k in drops if m[k]["ci"][0] <= 0 <= m[k]["ci"][1]]
+    assert len(covering) >= 20, sorted(set(drops) - set(covering))
+    assert m["mean_drop"]["ci"][0] <= 0 <= m["mean_drop"]["ci"][1]
+    flips = [r["overall"]["flip_rate"] for r in entry["transformations"].values()]
+    assert 0.4 < sum(flips) / len(flips) < 0.6
+
+
 def test_length_baseline_sees_appended_text_symmetrically(rb_file):
     """Appending the same string to both responses cannot change a length ranking."""
     entry, _ = run_benchmark("rewordbench", engine(), data=rb_file, limit_per_subset=5,
