@@ -34,7 +34,7 @@ Rules of the ``rules`` judge (text lower-cased, curly apostrophes straightened; 
 4. Anything else is compliance.
 
 Measured on the 900 labelled RewardBench responses above (the set the rules were written against, so this
-is a development accuracy): 95.3 % overall.
+is a development accuracy): 95.7 % overall (rules in crome_audit/refusal.py).
 """
 
 from __future__ import annotations
