@@ -137,6 +137,8 @@ def test_code_bug_never_touches_prose_strings_comments_or_generics():
     assert "    if (a>b && c) out.push_back(1); // a < b" in seen
     rust = "    let v: Vec<i32> = xs.iter().map(|| 0).collect();\n    return -1;\n}\n"
     assert apply("code_bug", rust) is None  # generics, a closure's ||, a unary minus: no safe swap
+    assert apply("code_bug", "```bash\nif true && [ 1 -lt 2 ]; then echo a > b; fi\n```") is None  # a named non-C language
+    assert apply("code_bug", "```cpp\nreturn a<b;\n```") == "```cpp\nreturn a>b;\n```"
     mixed = "Here is how, and it is easy < hard:\n```python\nx = a and b\n```\nThat is all."
     out = apply("code_bug", mixed)
     assert out == mixed.replace("a and b", "a or b")

@@ -8,7 +8,8 @@ Spurious probes edit only ``prose_spans`` (or return ``None`` when a response is
 edits only ``code_blocks``. The rules, in order (documented in docs/probes.md):
 
 1. Fenced blocks: a line opening with ``` or ~~~ (up to 3 spaces of indent) up to the closing fence of the
-   same character and at least the same length, or to the end of the text if never closed.
+   same character and at least the same length, or to the end of the text if never closed. Its language is
+   the info string where that names one (```cpp is C-like, ```bash is neither), else rule 3 on its content.
 2. Inline code: a backtick run up to the next run of the same length on the same paragraph.
 3. Unfenced code, tried on each stretch of text outside fences, first whole, then as runs of code-like lines:
    - Python: the stretch parses with ``ast`` as a module, or as a function body (``"def _f():\\n" + text``,
@@ -215,9 +216,22 @@ def _code_blocks(text: str) -> tuple[CodeBlock, ...]:
     return tuple(sorted(blocks, key=lambda b: b.start))
 
 
+_C_TAGS = {"c", "h", "cpp", "c++", "cc", "cxx", "hpp", "java", "javascript", "js", "jsx", "ts", "typescript", "tsx",
+           "go", "golang", "rust", "rs", "cs", "csharp", "c#", "kotlin", "kt", "swift", "php", "scala", "dart"}
+_PY_TAGS = {"python", "py", "python3", "py3", "ipython", "pycon"}
+
+
 def _fenced(text: str, start: int, end: int, inner: tuple[int, int]) -> CodeBlock:
+    """A fenced block's language: its info string when it names one (```bash is neither Python nor C-like
+    whatever it looks like), else the structure rules."""
     body = text[inner[0] : inner[1]]
-    lang = "python" if python_mode(body) else "c_like" if is_c_like(body) else "fenced"
+    tag = text[start : text.find("\n", start) if "\n" in text[start:end] else end].strip(" `~").split()
+    tag = tag[0].lower() if tag else ""
+    if tag and tag not in _C_TAGS | _PY_TAGS:
+        return CodeBlock(start, end, "fenced", inner)
+    if tag in _C_TAGS:
+        return CodeBlock(start, end, "c_like", inner)
+    lang = "python" if python_mode(body) else "c_like" if tag not in _PY_TAGS and is_c_like(body) else "fenced"
     return CodeBlock(start, end, lang, inner)
 
 
