@@ -33,9 +33,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..probes.text import has_markdown, looks_like_code
+from ..probes.text import has_markdown
 from ..registry import Registry
-from .interventions import BOUNDARY_RE, replace_spans, sentence_spans
+from .interventions import BOUNDARY_RE, looks_like_code, replace_spans, sentence_spans
 
 STYLES = Registry("style family")
 
