@@ -129,7 +129,7 @@ def make_command(name: str) -> click.Command:
     @click.option("--limit", type=click.IntRange(min=1), default=None, help="Keep the first N items (data order).")
     @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                   help="Seed for benchmarks that sample (>= 0).")
-    @click.option("-o", "--out", default=None, type=click.Path(file_okay=False),
+    @click.option("-o", "--out", default=None,
                   help="Output folder (default: reports/<rm name>-<benchmark>).")
     @quiet_option
     @cli_errors
