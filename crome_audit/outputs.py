@@ -38,7 +38,8 @@ def check_output_dir(path, option: str = "--out") -> Path:
     """Fail now (not after the scoring) when ``path`` cannot become a writable folder."""
     out = Path(path)
     if os.path.lexists(out) and not out.is_dir():
-        raise OutputError(f"{option} {out}: exists and is not a folder")
+        raise OutputError(f"{option} {out}: " + ("is a file, not a folder" if out.is_file() else
+                                                 "exists and is not a folder"))
     anc = out if out.is_dir() else _nearest_existing(out.absolute().parent)
     if not anc.is_dir():
         raise OutputError(f"{option} {out}: {anc} is a file, not a folder")

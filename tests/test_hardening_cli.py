@@ -143,9 +143,10 @@ def test_out_inside_a_file_fails_before_scoring(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     one_line_error(cli("run", "--rm", rm, "-o", blocker / "sub" / "out"), "is a file, not a folder")
-    one_line_error(cli("run", "--rm", rm, "-o", blocker), "exists and is not a folder")
+    one_line_error(cli("run", "--rm", rm, "-o", blocker), f"{blocker}: is a file, not a folder")
     one_line_error(cli("bench", "rewardbench", "--rm", rm, "--bench-data", ROOT / "README.md", "-o", blocker),
-                   "exists and is not a folder")
+                   "is a file, not a folder")
+    one_line_error(cli("run", "--rm", rm, "-o", "/dev/null"), "exists and is not a folder")
     assert not marker.exists()
 
 
