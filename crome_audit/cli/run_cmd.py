@@ -13,7 +13,6 @@ suite, data, benchmark data) is checked first, so bad input costs no model time.
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
@@ -117,7 +116,7 @@ def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template,
                    benchmarks=bench_entries, reference=reference,
                    engine={**engine.stats, "seconds": round(seconds, 3)})
     write_run_outputs(out, results, audit.samples + bench_samples, report=not no_report)
-    _print_summary(engine, seconds, audit, data_info, kind, out, no_report)
+    _print_summary(engine, seconds, results, data_info, out, no_report)
 
 
 def _benchmark_names(benchmarks: str) -> list[str]:
@@ -131,15 +130,11 @@ def _benchmark_names(benchmarks: str) -> list[str]:
 
 
 def _audit(records, suite_obj, engine, seed, kind, seen, max_examples):
-    """The audit of the RM and of the model-free references (the lead's audit.run_audit owns what they are)."""
+    """The audit of the RM; run_audit also scores the length and noise references on the same texts."""
     from ..audit import run_audit
-    from ..engine import ScoringEngine
-    from ..models import LengthRM
 
     audit = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen, max_examples=max_examples)
-    length = run_audit(records, suite_obj, ScoringEngine(LengthRM(), progress=False), seed=seed, kind=kind,
-                       max_examples=0)
-    return audit, {"length": {"probes": length.probes, "summary": length.summary, "clean": length.clean}}
+    return audit, audit.reference
 
 
 def _benchmarks(names, engine, bench_data, bench_opts, seed):
@@ -170,27 +165,7 @@ def write_run_outputs(out: Path, results: dict, samples: list[dict], report: boo
     return out / "results.json"
 
 
-def fmt_num(value, spec: str = "+.3f") -> str:
-    """A number for the terminal; None/NaN/inf print as an em dash (never 'nan')."""
-    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return "\u2014"
-    return format(value, spec)
-
-
-def probe_table(probes: list[dict]) -> list[str]:
-    """The terminal table: one header, one row per probe of the suite (those without edits show dashes)."""
-    head = f"  {'kind':<8} {'probe':<22} {'n':>5}  {'effect':>7}  {'95% CI':<17}  {'flip':>5}"
-    lines = [head]
-    for p in probes:
-        ran = bool(p.get("n"))
-        ci = f"[{fmt_num(p.get('ci_low'))}, {fmt_num(p.get('ci_high'))}]" if ran else "\u2014"
-        lines.append(f"  {p['kind']:<8} {p['name']:<22} {p.get('n') or 0:>5}  "
-                     f"{fmt_num(p.get('effect_size')) if ran else chr(0x2014):>7}  {ci:<17}  "
-                     f"{fmt_num(p.get('flip_rate'), '.2f'):>5}")
-    return lines
-
-
-def _print_summary(engine, seconds, audit, data_info, kind, out, no_report):
+def _print_summary(engine, seconds, results, data_info, out, no_report):
     st = engine.stats
     cached = " (all from cache: no forward passes)" if st["scored"] == 0 else ""
     click.echo(f"scored {st['unique']} unique texts: {st['scored']} new, {st['cache_hits']} from cache{cached}; "
@@ -199,13 +174,9 @@ def _print_summary(engine, seconds, audit, data_info, kind, out, no_report):
     if skipped:
         first = (data_info.get("skipped_examples") or [""])[0]
         click.echo(f"skipped {skipped} invalid row{'s' if skipped != 1 else ''} (first: {first})", err=True)
-    s = audit.summary
-    ran = sum(1 for p in audit.probes if p.get("n"))
-    click.echo(f"spurious_index {fmt_num(s.get('spurious_index'), '.3f')}  "
-               f"causal_index {fmt_num(s.get('causal_index'), '.3f')}  "
-               f"({ran} of {len(audit.probes)} probes made edits; {data_info['n']} {kind}"
-               + (f", {skipped} skipped" if skipped else "") + ")")
-    for line in probe_table(audit.probes):
+    from ..summary_text import summary_lines
+
+    for line in summary_lines(results):
         click.echo(line)
     click.echo(f"wrote {out / 'results.json'}, {out / 'samples.jsonl'}" + ("" if no_report else f", {out / 'report.html'}"))
 
