@@ -175,8 +175,9 @@ def _opcodes(a_text, b_text, a, b, a_end, b_end, work: DiffWork | None = None):
 def _char_opcodes(original: str, perturbed: str, work: DiffWork):
     """Lines first (cheap), then words inside each replaced block (like ``git diff --word-diff``)."""
     la, lb = _line_spans(original), _line_spans(perturbed)
+    capped = work.capped
     for t, a0, a1, b0, b1 in _opcodes(original, perturbed, la, lb, len(original), len(perturbed), work):
-        if t != "replace":
+        if t != "replace" or work.capped > capped:  # lines over budget: words (more tokens) would be too
             yield t, a0, a1, b0, b1
             continue
         wa, wb = _word_spans(original[a0:a1], a0), _word_spans(perturbed[b0:b1], b0)
