@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import sysconfig
 import traceback
 
 from .cache import ScoreCache, text_key
@@ -24,6 +25,7 @@ from .errors import CromeError, InputError, UserCodeError
 from .models import RewardModel
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"])
 
 
 def user_function(rm):
@@ -61,8 +63,9 @@ def user_frame(exc: BaseException, func=None) -> str:
     except TypeError:
         user_file = None
     mine = [f for f in frames if user_file and os.path.abspath(f.filename) == user_file]
-    outside = [f for f in frames if not os.path.abspath(f.filename).startswith(PACKAGE_DIR + os.sep)]
-    pick = (mine or outside or frames or [None])[-1]
+    outside = [f for f in frames if not f.filename.startswith("<")  # "<frozen importlib...>": Python's own
+               and not os.path.abspath(f.filename).startswith((PACKAGE_DIR + os.sep, STDLIB_DIR + os.sep))]
+    pick = (mine or outside or [None])[-1]
     return f"{pick.filename}:{pick.lineno}" if pick is not None else "?"
 
 

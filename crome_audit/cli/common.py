@@ -124,7 +124,7 @@ def check_device(device: str) -> None:
 def _import_user_rm(rm_spec: str, load):
     """Load a ``py:`` RM with the current folder importable (a console script does not put it on sys.path)
     and the user's module code's own failures (even sys.exit at import) reported as one line."""
-    from ..engine import describe_user_error
+    from ..engine import describe_user_error, user_frame
     from ..errors import UserCodeError
 
     cwd = os.getcwd()
@@ -135,6 +135,12 @@ def _import_user_rm(rm_spec: str, load):
         return load()
     except SystemExit as e:
         raise UserCodeError(describe_user_error(rm_spec, e, when="while importing")) from None
+    except CromeError as e:
+        cause = e.__context__  # the user's exception behind "cannot import": say where it happened
+        frame = user_frame(cause) if getattr(cause, "__traceback__", None) is not None else "?"
+        if frame != "?" and "(at " not in str(e):
+            raise type(e)(f"{e} (at {frame})") from None
+        raise
     finally:
         if added and cwd in sys.path:
             sys.path.remove(cwd)
