@@ -69,6 +69,8 @@ def counting_rm(tmp_path: Path) -> tuple[str, Path]:
     ("def score(responses):\n    return [0.0] * len(responses)\n", ["must accept two arguments (prompts, responses)"]),
     ("import sys\nsys.exit(3)\ndef score(p, r):\n    return [0.0] * len(r)\n", ["sys.exit(3)", "while importing"]),
     ("def score(p, r):\n    return 'abc'\n", ["must return a list of numbers"]),
+    ("import os\nx = undefined_name\ndef score(p, r):\n    return [0.0] * len(r)\n",
+     ["cannot import", "NameError: name 'undefined_name' is not defined", "myrm.py:2"]),
 ])
 def test_user_rm_failures_are_exit_2_one_line(tmp_path, body, expect):
     mod = tmp_path / "myrm.py"
