@@ -35,7 +35,7 @@ class LazyGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Usage errors (a bad option value, an unknown option) are one line, like every other bad input."""
         try:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as e:
             if type(e).__name__ == "NoArgsIsHelpError":  # bare "crome-audit": the help, as click prints it
                 e.show()
@@ -50,6 +50,9 @@ class LazyGroup(click.Group):
         except click.exceptions.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv:  # ctx.exit(n) comes back as n here
+            sys.exit(rv)
+        return rv
 
     def list_commands(self, ctx):
         return [name for name in COMMANDS if self._load(name) is not None]
