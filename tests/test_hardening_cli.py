@@ -522,6 +522,12 @@ def test_bench_data_needed_offline_fails_before_scoring(tmp_path, monkeypatch):
     one_line_error(cli("run", "--rm", rm, "--benchmarks", "rewardbench", "--bench-data",
                        f"rewardbench={tmp_path / 'missing.jsonl'}", "-o", tmp_path / "o"), "no such file")
     one_line_error(cli("run", "--rm", rm, "--benchmarks", "rewardbench", "--bench-data",
+                       "rewardbench=allenai/reward-bench", "-o", tmp_path / "o", env=env),
+                   "not a local file or folder, and the hub is offline")
+    one_line_error(cli("run", "--rm", rm, "--benchmarks", "rewardbench", "-o", tmp_path / "o",
+                       env={**env, "CROME_AUDIT_REWARDBENCH": str(tmp_path / "nope")}),
+                   f"$CROME_AUDIT_REWARDBENCH={tmp_path / 'nope'}: no such file")
+    one_line_error(cli("run", "--rm", rm, "--benchmarks", "rewardbench", "--bench-data",
                        f"rewardbnch={tmp_path}", "-o", tmp_path / "o"), "did you mean 'rewardbench'")
     one_line_error(cli("run", "--rm", rm, "--benchmarks", "rewardbench", "--bench-option", "rewrdbench.subsets=x",
                        "-o", tmp_path / "o"), "did you mean 'rewardbench'")

@@ -269,9 +269,12 @@ def check_bench_data(names: list[str], data: dict[str, str]) -> None:
         if source:
             local = source.startswith((".", "/", "~")) or os.path.splitext(source)[1] in (
                 ".jsonl", ".json", ".csv", ".parquet", ".gz")
-            if local and not os.path.exists(os.path.expanduser(source)):
-                how = f"--bench-data {name}=" if data.get(name) else f"${env_var}="
-                raise InputError(f"{how}{source}: no such file or folder")
+            how = f"--bench-data {name}=" if data.get(name) else f"${env_var}="
+            if not os.path.exists(os.path.expanduser(source)):
+                if local:
+                    raise InputError(f"{how}{source}: no such file or folder")
+                if offline:
+                    raise InputError(f"{how}{source}: not a local file or folder, and the hub is offline")
             continue
         if offline and getattr(module, "HUB_ID", None):
             var = f" or set ${env_var}" if env_var else ""
