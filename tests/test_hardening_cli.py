@@ -113,6 +113,7 @@ def test_help_documents_py_file_form():
     (["--device", "banana"], "'banana' is not a device"),
     (["--seed", "-1"], "--seed"),
     (["--max-examples", "-3"], "--max-examples"),
+    (["--max-batch-tokens", "0"], "--max-batch-tokens"),
     (["--bogus-option"], "No such option"),
 ])
 def test_bad_options_one_line_before_work(tmp_path, args, expect):
