@@ -33,6 +33,8 @@ from .common import (
 )
 
 OUTPUTS = ("results.json", "samples.jsonl", "report.html")
+
+
 def training_info(rm_spec: str) -> dict | None:
     """The trainer's crome_training.json next to a locally trained RM, if any."""
     from ..errors import InputError
