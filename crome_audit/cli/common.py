@@ -13,7 +13,9 @@ from ..errors import CromeError
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"crome-audit: error: {message}", err=True)
+    from ..secrets import redact_text  # no credential is ever echoed, whatever raised the error
+
+    click.echo(f"crome-audit: error: {redact_text(message)}", err=True)
     sys.exit(code)
 
 
