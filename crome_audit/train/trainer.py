@@ -169,8 +169,10 @@ def load_scheduler_state(sched, path: Path) -> None:
     """Restore a scheduler from JSON, accepting only the keys (and plain types) a fresh one has."""
     fresh = sched.state_dict()
     state = _read_json_state(path, "scheduler state")
-    if set(state) != set(fresh) or not all(_plain(v) for v in state.values()) \
-            or any(v is not None for v in state.get("lr_lambdas") or []):
+    # lr_lambdas carry the lambdas' __dict__ (empty for transformers' partials): must equal a fresh one's, so
+    # a crafted file cannot set attributes on them
+    if set(state) != set(fresh) or state.get("lr_lambdas") != fresh.get("lr_lambdas") \
+            or not all(_plain(v) for k, v in state.items() if k != "lr_lambdas"):
         raise InputError(f"{path}: scheduler state does not match this scheduler; delete {path.parent.parent} "
                          f"to start over")
     sched.load_state_dict(state)
