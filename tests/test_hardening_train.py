@@ -290,3 +290,32 @@ def test_secret_in_a_set_override_is_not_echoed(tmp_path):
     line = _one_line_exit_2(_train(["--config", recipe, "--set", f"generator.api_key={SENTINEL}",
                                     "--out", str(tmp_path / "o")]))
     assert SENTINEL not in line and "api_key" in line
+
+
+@pytest.mark.parametrize("args", [["--max-batch-tokens", "0"], ["--max-examples", "-1"]])
+def test_nonsense_run_numbers_exit_2(tmp_path, args):
+    res = CliRunner().invoke(main, ["run", "--rm", "length", "--suite", "quick", "--out", str(tmp_path / "o"), *args])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert args[0] in res.output and not (tmp_path / "o").exists()
+
+
+def test_load_typed_is_a_library_function_for_any_dataclass():
+    from dataclasses import dataclass, field
+
+    from crome_audit.config_loader import load_typed
+
+    @dataclass
+    class Args:
+        temperature: float = field(default=1.0, metadata={"help": "t", "min": 0})
+        top_k: int | None = None
+        stop: list[str] = field(default_factory=list)
+        verbose: bool = False
+
+    got = load_typed(Args, {"temperature": "5e-1", "top_k": "null", "stop": "a, b", "verbose": "yes"}, "--rm-arg")
+    assert got == Args(0.5, None, ["a", "b"], True)
+    with pytest.raises(ConfigError, match=r"--rm-arg: unknown key 'temprature' \(did you mean 'temperature'"):
+        load_typed(Args, {"temprature": 1}, "--rm-arg")
+    with pytest.raises(ConfigError, match="--rm-arg: temperature: must be >= 0, got -1.0"):
+        load_typed(Args, {"temperature": "-1"}, "--rm-arg")
+    with pytest.raises(ConfigError, match="--rm-arg: top_k: expected an integer or null, got 'many'"):
+        load_typed(Args, {"top_k": "many"}, "--rm-arg")

@@ -47,7 +47,7 @@ def rm_options(func):
                      help="Reward model: local folder, hub id, 'length', or 'py:module:function'."),
         click.option("--batch-size", default="auto", show_default=True,
                      help="Max texts per batch, or 'auto' (token-budget batching only)."),
-        click.option("--max-batch-tokens", type=int, default=None,
+        click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
                      help="Padded tokens per batch (default 8192 on CPU, 65536 on GPU, halved on OOM)."),
         click.option("--max-length", type=click.IntRange(min=8), default=None,
                      help="Max tokens per text (default: what a crome-audit-trained model recorded, else 512)."),
