@@ -319,3 +319,13 @@ def test_load_typed_is_a_library_function_for_any_dataclass():
         load_typed(Args, {"temperature": "-1"}, "--rm-arg")
     with pytest.raises(ConfigError, match="--rm-arg: top_k: expected an integer or null, got 'many'"):
         load_typed(Args, {"top_k": "many"}, "--rm-arg")
+
+
+def test_set_overrides_keep_text_for_string_fields_and_reach_nested_generator_keys():
+    cfg = load_config("tiny-crome", ["model.template=Q: {prompt} A: {response}", "generator.extra_body.top_k=20",
+                                     "generator.model=m", "augment.attributes=coherence,relevance"])
+    assert cfg.model.template == "Q: {prompt} A: {response}"  # YAML would read a mapping here
+    assert cfg.generator == {"extra_body": {"top_k": 20}, "model": "m"}
+    assert cfg.augment.attributes == ["coherence", "relevance"]
+    with pytest.raises(ConfigError, match=r"generator: unknown key 'concurency' \(did you mean 'concurrency'"):
+        load_config("tiny-crome", ["generator.concurency=2"])

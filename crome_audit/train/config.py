@@ -199,25 +199,40 @@ def _set_dotted(raw: dict, assignment: str) -> None:
             raise ConfigError(f"{where}: unknown key '{parts[0]}.{parts[1]}'{suggest(parts[1], fields)}")
         hint = typing.get_type_hints(SECTIONS[parts[0]])[parts[1]]
         meta = fields[parts[1]].metadata
-        parsed = coerce(parsed, hint, where)
+        parsed = _coerce_override(parsed, value, hint, where)
         check_range(parsed, meta, where)
         node = raw.setdefault(parts[0], {})
         if not isinstance(node, dict):
             raise ConfigError(f"{where}: '{parts[0]}' is not a section in the recipe")
         node[parts[1]] = parsed
         return
-    if parts[0] == "generator" and len(parts) == 2:
+    if parts[0] == "generator" and len(parts) >= 2:  # generator.extra_body.top_k=20 reaches nested mappings
         node = raw.get("generator")
         if not isinstance(node, dict):
             node = raw["generator"] = {}
-        node[parts[1]] = parsed
+        for p in parts[1:-1]:
+            if not isinstance(node.get(p), dict):
+                node[p] = {}
+            node = node[p]
+        node[parts[-1]] = parsed
         return
     if len(parts) != 1:
         raise ConfigError(f"{where}: '{parts[0]}' is not a section")
     hint = typing.get_type_hints(RecipeConfig)[parts[0]]
-    parsed = coerce(parsed, hint, where)
+    parsed = _coerce_override(parsed, value, hint, where)
     check_range(parsed, top[parts[0]].metadata, where)
     raw[parts[0]] = parsed
+
+
+def _coerce_override(parsed, text: str, hint, where: str):
+    """A --set value typed for its field; a string field takes the text as written (``Q: {prompt}`` is YAML for
+    a mapping, but for ``model.template`` the user meant the text)."""
+    try:
+        return coerce(parsed, hint, where)
+    except ConfigError:
+        if parsed is not None and not isinstance(parsed, str) and str in typing.get_args(hint) + (hint,):
+            return text
+        raise
 
 
 def validate(cfg: RecipeConfig, where: str) -> RecipeConfig:
