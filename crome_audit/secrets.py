@@ -27,7 +27,9 @@ _URL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
 _USERINFO_RE = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s@'\"<>]+@")
 _QUERY_RE = re.compile(rf"([?&;](?:[A-Za-z0-9_.\-]*?(?:{_KEY_WORDS})))=([^&;#\s'\"<>]*)", re.IGNORECASE)
 _HEADER_RE = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=\-]{6,}", re.IGNORECASE)
-_KV_RE = re.compile(rf"(['\"]?(?:[A-Za-z0-9_\-]*(?:{_KEY_WORDS}))['\"]?\s*[:=]\s*)(['\"]?)([^'\"\s,}}&]+)",
+# in free text, `key=...` is too common ("expected KEY=VALUE"): only unambiguous credential names count there
+_TEXT_WORDS = r"api[_-]?key|apikey|token|secret|password|passwd|authorization|access[_-]?token|client[_-]?secret"
+_KV_RE = re.compile(rf"(['\"]?(?:[A-Za-z0-9_\-]*(?:{_TEXT_WORDS}))['\"]?\s*[:=]\s*)(['\"]?)([^'\"\s,}}&]+)",
                     re.IGNORECASE)
 _remembered: set[str] = set()
 

@@ -329,3 +329,18 @@ def test_set_overrides_keep_text_for_string_fields_and_reach_nested_generator_ke
     assert cfg.augment.attributes == ["coherence", "relevance"]
     with pytest.raises(ConfigError, match=r"generator: unknown key 'concurency' \(did you mean 'concurrency'"):
         load_config("tiny-crome", ["generator.concurency=2"])
+
+
+def test_redaction_masks_credentials_and_leaves_ordinary_messages_alone():
+    from crome_audit.secrets import redact, redact_text, remember
+
+    assert redact_text("HTTP 401 from https://u:pw@h/v1?api_key=sk-1&top_k=2") == \
+        "HTTP 401 from https://***@h/v1?api_key=***&top_k=2"
+    assert redact_text("Authorization: Bearer sk-abcdefgh") == "Authorization: *** ***"
+    for plain in ("--set x: expected KEY=VALUE (e.g. train.max_steps=50)", "train.max_new_tokens: must be >= 1",
+                  "r.yaml: unknown key 'train.lerning_rate' (did you mean 'learning_rate'?)"):
+        assert redact_text(plain) == plain
+    remember(SENTINEL + "-remembered")
+    assert SENTINEL not in redact_text(f"server said: {SENTINEL}-remembered")
+    assert redact({"api_key_env": "OPENAI_API_KEY", "headers": {"X-Api-Key": "abc"}, "token": None}) == \
+        {"api_key_env": "OPENAI_API_KEY", "headers": {"X-Api-Key": "***"}, "token": None}
