@@ -252,6 +252,12 @@ def validate(cfg: RecipeConfig, where: str) -> RecipeConfig:
     if cfg.method == "crome" and uses_gen and not cfg.generator:
         raise ConfigError(f"{where}: augment uses the generator but the recipe has no 'generator' section")
     _check_base_model_installed(cfg.model.base_model, where)
+    if cfg.model.lora:
+        import importlib.util
+
+        if importlib.util.find_spec("peft") is None:
+            raise ConfigError(f"{where}: model.lora: true needs the 'peft' package: "
+                              f"pip install -c constraints.txt -e '.[train]' (or pip install peft)")
     if cfg.generator is not None:
         from ..generate import resolve_config
 
