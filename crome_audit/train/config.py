@@ -252,8 +252,12 @@ def validate(cfg: RecipeConfig, where: str) -> RecipeConfig:
     if cfg.method == "crome" and uses_gen and not cfg.generator:
         raise ConfigError(f"{where}: augment uses the generator but the recipe has no 'generator' section")
     _check_base_model_installed(cfg.model.base_model, where)
+    import importlib.util
+
+    if (cfg.model.gguf_file or cfg.model.base_model.startswith("pypi:llm")) and importlib.util.find_spec("gguf") is None:
+        raise ConfigError(f"{where}: model.base_model {cfg.model.base_model} is a GGUF file, which transformers reads "
+                          f"with the 'gguf' package: pip install -c constraints.txt -e '.[gguf]' (or pip install gguf)")
     if cfg.model.lora:
-        import importlib.util
 
         if importlib.util.find_spec("peft") is None:
             raise ConfigError(f"{where}: model.lora: true needs the 'peft' package: "
@@ -305,7 +309,7 @@ def resolve_recipe(name_or_path: str | os.PathLike) -> Path:
     if p.is_file():
         return p
     name = p.name[:-5] if p.name.endswith(".yaml") else p.name
-    if p.suffix not in ("", ".yaml") or (len(p.parts) > 1 and p.parts[0] not in ("train",)):
+    if len(p.parts) > 1 and p.parts[0] != "train":  # train/NAME.yaml (the repo layout) also finds a built-in
         raise ConfigError(f"{name_or_path}: no such recipe file")
     known = builtin_recipes()
     if name in known:
