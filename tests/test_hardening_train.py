@@ -196,6 +196,8 @@ def test_builtin_recipe_by_name_and_data_next_to_the_recipe(tmp_path, monkeypatc
     cfg = load_config("tiny-crome")
     assert Path(cfg.data.path).is_file() and Path(cfg.data.path).parent.name == "data"
     assert load_config("tiny-bt.yaml").method == "bt"
+    assert load_config("train/tiny-rrm.yaml").method == "rrm"  # the README's spelling works from any folder
+    assert load_config("qwen2.5-7b-bt").model.lora  # a name with dots is still a name
     with pytest.raises(ConfigError, match="did you mean 'tiny-crome'"):
         load_config("tiny-crom")
     res = _train(["--list-recipes"])
