@@ -34,7 +34,9 @@ RM_HELP = ("Reward model: a local folder, a hub id (org/name), 'length', 'noise'
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"crome-audit: error: {message}", err=True)
+    from ..secrets import redact_text  # no credential is ever echoed, whatever raised the error
+
+    click.echo(f"crome-audit: error: {redact_text(message)}", err=True)
     sys.exit(code)
 
 
