@@ -42,7 +42,9 @@ class LazyGroup(click.Group):
                 sys.exit(e.exit_code)
             ctx = e.ctx
             where = f"{ctx.command_path} --help" if ctx is not None else "crome-audit --help"
-            click.echo(f"crome-audit: error: {e.format_message()} (see {where})", err=True)
+            from ..secrets import redact_text  # an option value may hold a credential
+
+            click.echo(f"crome-audit: error: {redact_text(e.format_message())} (see {where})", err=True)
             sys.exit(e.exit_code)
         except click.ClickException as e:
             e.show()
