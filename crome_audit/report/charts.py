@@ -40,6 +40,7 @@ def _layout(fig: go.Figure, height: int, legend_rows: int = 1, **kw) -> go.Figur
     bottom = 56 + 22 * legend_rows
     kw.setdefault("margin", {"l": 10, "r": 16, "t": 36, "b": bottom})  # t: room for the toolbar
     fig.update_layout(template="plotly_white", height=height, font={"family": FONT, "size": 12},
+                      showlegend=True,  # also for one trace: points carry no text labels, the legend names them
                       legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0,
                               "xanchor": "left", "font": {"size": 11}, "traceorder": "normal"}, **kw)
     return fig
