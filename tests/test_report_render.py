@@ -14,9 +14,8 @@ import pytest
 
 from crome_audit.errors import InputError
 from crome_audit.report import render_report
-from crome_audit.report.compare import align
+from crome_audit.report.compare import PALETTE, PATTERNS, align, color_slots
 from crome_audit.report.examples import build_examples, rebuild, to_utf16, word_diff
-from crome_audit.report.compare import PALETTE, PATTERNS, color_slots
 from crome_audit.report.tables import benchmark_tables, probe_table, verdict_table
 from crome_audit.report.verdict import diff_ci, separated, starred, verdict_sentences
 from crome_audit.results import read_results

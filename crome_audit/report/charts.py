@@ -36,9 +36,17 @@ def esc(text) -> str:
     return html.escape(str(text), quote=False)
 
 
-def _layout(fig: go.Figure, height: int, legend_rows: int = 1, **kw) -> go.Figure:
-    bottom = 56 + 22 * legend_rows
-    kw.setdefault("margin", {"l": 10, "r": 16, "t": 36, "b": bottom})  # t: room for the toolbar
+AXIS_B = 56  # px under the plot area for the x tick labels and axis title; the legend goes below that
+TOP = 36  # px above the plot area: the toolbar lives there, over nothing
+
+
+def _layout(fig: go.Figure, plot_h: int, n_legend: int = 1, **kw) -> go.Figure:
+    """``plot_h``: the plot area's height. The legend's rows depend on the width; the height here assumes 3
+    entries a row and report.js corrects it to the legend's real height once drawn (layout.meta)."""
+    bottom = AXIS_B + 22 * (n_legend // 3 + 1)
+    height = int(plot_h + TOP + bottom)
+    kw.setdefault("margin", {"l": 10, "r": 16, "t": TOP, "b": bottom})
+    kw["meta"] = {"plot_h": int(plot_h), "axis_b": AXIS_B}
     fig.update_layout(template="plotly_white", height=height, font={"family": FONT, "size": 12},
                       showlegend=True,  # also for one trace: points carry no text labels, the legend names them
                       legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0,
@@ -64,8 +72,13 @@ def _probe_ci(p: dict, key: str, ci_key: str | None):
     return v, interval(p.get(ci_key), v)
 
 
+def short(label: str, limit: int = 32) -> str:
+    """A legend entry that fits a phone screen (plotly legends do not wrap); the full name is in the hover."""
+    return label if len(label) <= limit else label[:10] + "…" + label[-(limit - 11):]
+
+
 def _run_name(run: Run) -> str:
-    return esc(run.label) + (" (degenerate)" if run.degenerate else "")
+    return esc(short(run.label)) + (" (degenerate)" if run.degenerate else "")
 
 
 def probe_figure(cmp: Comparison, chart_id: str) -> go.Figure | None:
@@ -128,8 +141,7 @@ def probe_figure(cmp: Comparison, chart_id: str) -> go.Figure | None:
     fig.update_xaxes(title={"text": title, "font": {"size": 11}}, zeroline=True, automargin=True)
     if key == "detection_rate":
         fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
-    return _layout(fig, height=int(70 + per_row * len(names) + 22 * (n_legend // 3 + 1)),
-                   legend_rows=n_legend // 3 + 1, barmode="group", bargap=0.22, bargroupgap=0.05)
+    return _layout(fig, int(per_row * len(names)), n_legend, barmode="group", bargap=0.22, bargroupgap=0.05)
 
 
 def scatter_figure(cmp: Comparison) -> go.Figure | None:
@@ -152,24 +164,29 @@ def scatter_figure(cmp: Comparison) -> go.Figure | None:
                                 "opacity": 0.45 if r.degenerate else 1.0,
                                 "line": {"width": 1.5 if r.is_reference else 1, "color": "#222222"
                                          if not r.is_reference else r.color}},
-                        hovertemplate=f"{name}<br>spurious %{{x:.3f}}<br>causal %{{y:.3f}}<extra></extra>")
+                        hovertext=[f"{esc(r.label)}<br>spurious {_f(x)} [{_f(xci[0]) if xci else '—'}, "
+                                   f"{_f(xci[1]) if xci else '—'}]<br>causal {_f(y, True)} "
+                                   f"[{_f(yci[0], True) if yci else '—'}, {_f(yci[1], True) if yci else '—'}]"],
+                        hoverinfo="text")
         hx, hy = r.index("spurious_heldout")[0], r.index("causal_heldout")[0]
         if hx is not None and hy is not None:
             fig.add_scatter(x=[x, hx], y=[y, hy], mode="lines+markers", name=name + " (held-out probes)",
                             line={"color": r.color, "dash": "dot", "width": 1},
                             marker={"size": [0, 11], "symbol": "circle-open", "color": r.color},
-                            hovertemplate=f"{name} held-out<br>spurious %{{x:.3f}}<br>causal %{{y:.3f}}"
-                                          "<extra></extra>")
+                            hovertext=["", f"{esc(r.label)} held-out<br>spurious {_f(hx)}<br>causal {_f(hy, True)}"],
+                            hoverinfo="text")
     fig.add_hline(y=0, line={"color": "#9ca3af", "width": 1, "dash": "dot"})
+    xs = [v for r in runs for v in (r.index("spurious")[1] or (r.index("spurious")[0],) * 2)]
+    lo, hi = min(0.0, *xs), max(xs)
+    pad = 0.05 * (hi - lo or 1.0)  # markers at x = 0 (a style-blind RM) stay whole
     fig.update_xaxes(title={"text": "spurious index (instability) → worse", "font": {"size": 11}},
-                     rangemode="tozero", automargin=True)
+                     range=[lo - pad, hi + pad], automargin=True)
     fig.update_yaxes(title={"text": "causal index (2·detection − 1) → better", "font": {"size": 11}},
                      automargin=True)
     fig.add_annotation(xref="paper", yref="paper", x=0.01, y=0.99, xanchor="left", yanchor="top",
                        text="goal: top left", showarrow=False, font={"color": "#005a44", "size": 11},
                        bgcolor="rgba(255,255,255,0.85)")
-    n = len(fig.data)
-    return _layout(fig, height=400 + 22 * (n // 3), legend_rows=n // 3 + 1)
+    return _layout(fig, 320, len(fig.data))
 
 
 def benchmark_figure(cmp: Comparison, bench: str) -> go.Figure | None:
@@ -206,14 +223,14 @@ def benchmark_figure(cmp: Comparison, bench: str) -> go.Figure | None:
                             "pattern": {"shape": r.pattern, "fgcolor": "#222222", "size": 6, "solidity": 0.25}},
                     error_x={"type": "data", "symmetric": False, "array": up, "arrayminus": down,
                              "thickness": 1.2, "width": 2, "color": "#374151"},
-                    hovertemplate=f"{_run_name(r)}<br>%{{y}}<br>%{{x:{'.1%' if pct else '.3f'}}}<extra></extra>")
+                    hovertext=[f"{esc(r.label)}<br>{lab}<br>" + (f"{100 * v:.1f}%" if pct and v is not None else _f(v))
+                               for lab, v in zip(labels, vals)], hoverinfo="text")
     if pct:
         fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
     fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": 11})
     fig.update_xaxes(automargin=True)
-    per_row = max(24, 8 + 13 * (len(runs) + 0.5))
-    return _layout(fig, height=int(60 + per_row * len(names) + 22 * (len(runs) // 3 + 1)),
-                   legend_rows=len(runs) // 3 + 1, barmode="group", bargap=0.22)
+    per_row = max(34, 10 + 13 * (len(runs) + 0.5))
+    return _layout(fig, int(per_row * len(names)), len(runs), barmode="group", bargap=0.22)
 
 
 def all_figures(cmp: Comparison, bench_ids: dict | None = None) -> dict:

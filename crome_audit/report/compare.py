@@ -149,9 +149,16 @@ class Comparison:
 
 
 def display_name(name: str) -> str:
-    """A local model folder is shown by its last part (``/tmp/runs/my-rm/`` -> ``my-rm``); hub ids, ``py:``
-    specs and ``length`` stay as they are."""
+    """A local model folder is shown by its last part (``/tmp/runs/my-rm/`` -> ``my-rm``), a ``py:`` file by
+    its file name (``py:/x/y/my_rm.py:score`` -> ``py:my_rm.py:score``); hub ids, ``py:module:function`` and
+    ``length`` stay as they are (duplicates are told apart by their run folder, see _labels)."""
     n = name.strip()
+    if n.startswith("py:") and ("/" in n or "\\" in n):
+        path, sep, func = n[3:].rpartition(":")
+        if not sep or "/" in func or "\\" in func:  # no function part (or a Windows drive colon only)
+            path, func = n[3:], ""
+        base = path.replace("\\", "/").rstrip("/").split("/")[-1] or path
+        return f"py:{base}" + (f":{func}" if func else "")
     if n.startswith(("/", "./", "../", "~")) or "\\" in n:
         last = n.replace("\\", "/").rstrip("/").split("/")[-1]
         return last or n

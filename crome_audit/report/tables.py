@@ -136,6 +136,9 @@ def probe_flags(p: dict) -> list[str]:
         flags.append(f"insufficient n ({p.get('n_clusters', p.get('n'))} prompts < 30): not in the index")
     if p.get("kind") == "causal" and p.get("length_confounded"):
         flags.append("length-confounded (the length reference detects it): not in the index")
+    reason = p.get("excluded_reason")
+    if isinstance(reason, str) and reason and reason not in ("insufficient_n", "length_confounded"):
+        flags.append(f"not in the index: {reason.replace('_', ' ')}")
     return flags
 
 
