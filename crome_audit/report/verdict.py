@@ -193,4 +193,9 @@ def verdict_sentences(cmp: Comparison) -> list[dict]:
     else:
         for r in rated:
             out += _single(r, cmp.references)
+    flagged = [r for r in cmp.probe_runs if r.degenerate and not r.is_reference]
+    if len(cmp.probe_runs) >= 2 and len(rated) < 2 and flagged:
+        out.append(_s("info", "No comparison between the RMs: " + (
+            "every one is flagged degenerate" if not rated else "fewer than two are usable (not degenerate)"),
+            "a difference between RMs that measure nothing would be noise"))
     return out
