@@ -395,6 +395,10 @@ def test_read_results_errors_reach_the_cli(tmp_path):
     assert r.exit_code == 2 and "is a folder" in r.output
     r = CliRunner().invoke(main, ["report", str(good), str(good), "-o", str(tmp_path / "ok.html"), "--title", "T"])
     assert r.exit_code == 0, r.output
+    assert "degenerate" not in r.output
+    flagged = write_run(tmp_path / "flat", make_results("flat", seed=2, degenerate=("constant RM: margin SD 0",)))
+    r = CliRunner().invoke(main, ["report", str(good), str(flagged), "-o", str(tmp_path / "f.html")])
+    assert r.exit_code == 0 and "warning: flat is flagged degenerate (constant RM: margin SD 0)" in r.output
     assert "<title>T</title>" in (tmp_path / "ok.html").read_text(encoding="utf-8")
     with pytest.raises(InputError):
         read_results(tmp_path / "missing")

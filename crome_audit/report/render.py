@@ -22,7 +22,7 @@ from .. import __version__
 from .charts import all_figures
 from .compare import Comparison, dig
 from .examples import build_examples
-from .tables import benchmark_tables, fmt, probe_table, verdict_table
+from .tables import benchmark_tables, fmt, probe_flags, probe_table, verdict_table
 from .verdict import verdict_sentences
 
 GLOSSARY = [
@@ -162,7 +162,10 @@ def provenance(cmp: Comparison) -> list[dict]:
 def _summary_line(cmp: Comparison) -> str:
     parts = [f"{len(cmp.runs)} run" + ("s" if len(cmp.runs) != 1 else "")]
     if cmp.shared_probes:
-        parts.append(f"{len(cmp.shared_probes)} {'shared ' if len(cmp.probe_runs) > 1 else ''}probes")
+        first = cmp.probe_runs[0]
+        out = sum(1 for n in cmp.shared_probes if probe_flags(first.probes[n]))
+        parts.append(f"{len(cmp.shared_probes)} {'shared ' if len(cmp.probe_runs) > 1 else ''}probes"
+                     + (f" ({out} shown but left out of the indices)" if out else ""))
     names = []
     for r in cmp.runs:
         names += [n for n in r.benchmarks if n not in names]
