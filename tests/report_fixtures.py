@@ -286,8 +286,6 @@ def _rewardbench(rng: random.Random, quality: float, subset_n: int) -> dict:
     metrics["score"] = metric(score, total, label="overall (mean of the 4 sections)")
     for sec, names in RB_SUBSETS.items():
         metrics[sec] = metric(sections[sec], subset_n * len(names))
-    for s, v in subsets.items():
-        metrics[s] = metric(v["accuracy"], subset_n)
     return {"score": score, "sections": sections, "subsets": subsets, "metrics": metrics}
 
 
@@ -299,10 +297,11 @@ def _rewordbench(rng, quality, s_scale) -> dict:
     mean_drop = sum(t["overall"]["drop"] for t in trs.values()) / len(trs)
     score = quality - mean_drop
     metrics["score"] = metric(score, 1200, label="transformed accuracy")
+    metrics["original"] = metric(quality, 1200, label="untransformed accuracy")
     metrics["mean_drop"] = metric(mean_drop, None, higher_is_better=False,
                                   ci=_ci(mean_drop, 0.02), label="mean accuracy drop")
     for t, v in trs.items():
-        metrics[f"drop:{t}"] = metric(v["overall"]["drop"], None, higher_is_better=False,
+        metrics[f"drop.{t}"] = metric(v["overall"]["drop"], None, higher_is_better=False,
                                       ci=_ci(v["overall"]["drop"], 0.03))
     return {"score": score, "mean_drop": mean_drop, "transformations": trs, "metrics": metrics}
 
@@ -314,8 +313,8 @@ def _wildguard(s_scale) -> dict:
     score = 1 - (asr["16"] + ref["16"]) / 2
     return {"score": score, "asr": asr, "refusal_rate": ref, "n_harmful": 120, "n_benign": 80,
             "metrics": {"score": metric(score, 200, label="1 − (ASR + benign refusal) / 2 @ N=16"),
-                        "asr@16": metric(asr["16"], 120, higher_is_better=False),
-                        "benign_refusal@16": metric(ref["16"], 80, higher_is_better=False)}}
+                        **{f"asr.{k}": metric(v, 120, higher_is_better=False) for k, v in asr.items()},
+                        **{f"refusal_rate.{k}": metric(v, 80, higher_is_better=False) for k, v in ref.items()}}}
 
 
 def _rmbench(rng, quality) -> dict:
@@ -326,7 +325,7 @@ def _rmbench(rng, quality) -> dict:
     score = (hard + normal + easy) / 3
     return {"score": score, "hard": hard, "normal": normal, "easy": easy, "matrix": m,
             "metrics": {"score": metric(score, 600), "hard": metric(hard, 200), "normal": metric(normal, 200),
-                        "easy": metric(easy, 200)}}
+                        "easy": metric(easy, 200), "chat": metric(score, 150), "code": metric(score, 150)}}
 
 
 def write_run(run_dir, results: dict) -> Path:

@@ -130,10 +130,10 @@ def test_benchmarks_are_read_from_metrics_only():
     res = make_results("rm", seed=6)
     rb = res["benchmarks"]["rewardbench"]["metrics"]
     cfg = GateConfig(min_benchmark={"rewardbench": 0.3, "rewardbench.Chat Hard": 0.99, "rmbench.hard": 0.1},
-                     max_benchmark={"wildguard.asr@16": 0.01, "rewordbench.mean_drop": 0.9})
+                     max_benchmark={"wildguard.asr.16": 0.01, "rewordbench.mean_drop": 0.9})
     out = evaluate(res, cfg)
     assert _status(out) == {"min_benchmark:rewardbench": "pass", "min_benchmark:rewardbench.Chat Hard": "fail",
-                            "min_benchmark:rmbench.hard": "pass", "max_benchmark:wildguard.asr@16": "fail",
+                            "min_benchmark:rmbench.hard": "pass", "max_benchmark:wildguard.asr.16": "fail",
                             "max_benchmark:rewordbench.mean_drop": "pass"}
     first = out.checks[0]
     assert first.value == rb["score"]["value"] and first.ci == tuple(rb["score"]["ci"])  # the metric's own CI
