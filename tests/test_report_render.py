@@ -109,6 +109,11 @@ def test_difference_ci_is_the_conservative_combination():
     assert starred([("a", 0.1, (0.05, 0.15)), ("b", 0.5, (0.4, 0.6)), ("c", 0.6, (0.5, 0.7))], "low") == {"a"}
     assert starred([("a", 0.1, (0.05, 0.3)), ("b", 0.25, (0.2, 0.3))], "low") == set()  # CIs overlap
     assert starred([("a", 0.1, None), ("b", 0.5, (0.4, 0.6))], "low") == set()  # no CI, no star
+    # relative wording stays sane when the first RM is near 0 (a style-blind RM): no "27056% more"
+    from crome_audit.report.verdict import _relative
+
+    assert [_relative(a, b, a - b) for a, b in ((0.39, 1), (1.4, 1), (3.2, 1), (0.145, 0.001), (0.1, 0))] == [
+        "61% less than", "40% more than", "3.2× as much as", "far more than", "more than"]
 
 
 def test_noise_level_differences_get_no_star_and_a_no_difference_sentence(tmp_path):

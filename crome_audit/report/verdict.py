@@ -75,12 +75,16 @@ def _num(v, ci, signed=False) -> str:
     return f"{s} {fmt_ci(ci, signed)}" if ci else s
 
 
-def _relative(a, b) -> str | None:
-    """'61% less' / '40% more' for a vs b (both >= 0), None when b is ~0."""
+def _relative(a, b, d) -> str:
+    """'61% less than' / '40% more than' / '3.2× as much as' / 'far more than' for a vs b (both >= 0)."""
     if b is None or a is None or abs(b) < 1e-9:
-        return None
-    r = (a - b) / abs(b)
-    return f"{abs(100 * r):.0f}% {'less' if r < 0 else 'more'}"
+        return "more than" if d > 0 else "less than"
+    r = a / b
+    if r < 1:
+        return f"{100 * (1 - r):.0f}% less than"
+    if r <= 2:
+        return f"{100 * (r - 1):.0f}% more than"
+    return f"{r:.1f}× as much as" if r <= 20 else "far more than"
 
 
 def _s(kind: str, text: str, detail: str = "") -> dict:
@@ -101,8 +105,8 @@ def _pair_sentences(x: Run, base: Run, attrs: dict) -> list[dict]:
         detail = (f"spurious index {_num(a, aci)} vs {_num(b, bci)}; difference "
                   f"{_num(d, dci, signed=True)}" + ("" if dci else ", no CI"))
         if sep:
-            rel = _relative(a, b) or ("more" if d > 0 else "less")
-            out.append(_s("diff", f"{x.label} moves {rel} than {base.label} under style edits overall", detail))
+            out.append(_s("diff", f"{x.label} moves {_relative(a, b, d)} {base.label} under style edits overall",
+                          detail))
         else:
             out.append(_s("same", f"No difference in how much style moves {x.label} and {base.label} overall",
                           detail))
@@ -134,8 +138,8 @@ def _pair_sentences(x: Run, base: Run, attrs: dict) -> list[dict]:
         found.sort(key=lambda t: (-t[0], t[1]))
         for _, attr, a, aci, b, bci, d, dci in found[:top]:
             if kind == "spurious":
-                rel = _relative(a, b) or ("more" if d > 0 else "less")
-                out.append(_s("diff", f"{x.label} moves {rel} than {base.label} under {_attr_label(attr)} edits",
+                out.append(_s("diff", f"{x.label} moves {_relative(a, b, d)} {base.label} under {_attr_label(attr)} "
+                              "edits",
                               f"instability {_num(a, aci)} vs {_num(b, bci)}; difference {_num(d, dci, True)}"))
             else:
                 word = "more" if d > 0 else "less"
