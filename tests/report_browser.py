@@ -88,7 +88,7 @@ def layout_problems(driver) -> list[str]:
       document.querySelectorAll('div.chart').forEach(function (d) {
         var card = d.closest('.card'), c = box(card), r = box(d);
         var svg = d.querySelector('.main-svg');
-        if (svg && box(svg).right > c.right + 1) out.push(d.id + ': chart wider than its card');
+        if (r.right > c.right + 1 || (svg && box(svg).right > c.right + 1)) out.push(d.id + ': chart wider than its card');
         ['xtick', 'ytick'].forEach(function (cls) {
           var ticks = Array.from(d.querySelectorAll('g.' + cls + ' text')).map(box).filter(function (b) {
             return b.width > 0; });

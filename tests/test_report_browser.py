@@ -93,6 +93,27 @@ def test_layout_is_readable_at_phone_and_desktop_width(driver, tmp_path, width):
         set_viewport(driver, 1366, 900)
 
 
+def test_layout_checks_catch_a_broken_layout(driver, tmp_path):
+    """Negative control for layout_problems: crowd the ticks, move the legend under the toolbar, widen a chart."""
+    report = render_report(three_runs(tmp_path), tmp_path / "broken.html")
+    set_viewport(driver, 420, 900)
+    try:
+        _assert_clean(open_report(driver, report))
+        driver.execute_script(
+            "var el = document.getElementById('fig-bias');"
+            "Plotly.relayout(el, {'xaxis.dtick': 0.02, 'xaxis.tickangle': 0, 'legend.yref': 'paper', 'legend.y': 1,"
+            " 'legend.x': 0.95, 'legend.xanchor': 'right', 'legend.yanchor': 'bottom'});"
+            "document.getElementById('fig-instability').style.width = '900px';"
+            "document.querySelectorAll('.modebar').forEach(m => m.style.opacity = 1);")
+        wait_for(driver, "return document.documentElement.scrollWidth > 420")
+        problems = " | ".join(layout_problems(driver))
+        for want in ("page scrolls sideways", "fig-bias: xtick labels overlap", "fig-bias: toolbar covers the legend",
+                     "fig-instability: chart wider than its card"):
+            assert want in problems, (want, problems)
+    finally:
+        set_viewport(driver, 1366, 900)
+
+
 def test_single_run_report_renders(driver, tmp_path):
     report = render_report([make_results("solo", seed=3)], tmp_path / "solo.html")
     info = open_report(driver, report, screenshot=tmp_path / "solo.png")
