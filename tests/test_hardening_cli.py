@@ -569,8 +569,8 @@ def test_no_false_tokenizer_warning(tmp_path, tiny_encoder_rm):
 
 def test_export_csv_and_md_without_torch(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert cli("run", "-q", "--rm", "length", "--limit", "10", "--suite", "quick", "-o", a, "--no-report").exit_code == 0
-    assert cli("run", "-q", "--rm", "noise", "--limit", "10", "--suite", "quick", "-o", b, "--no-report").exit_code == 0
+    for rm, out in (("length", a), ("noise", b)):  # 40 pairs: enough prompts for an index
+        assert cli("run", "-q", "--rm", rm, "--limit", "40", "--suite", "quick", "-o", out, "--no-report").exit_code == 0
     code = ("import sys; from crome_audit.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             "assert 'torch' not in sys.modules, 'export imported torch'\n")
@@ -587,8 +587,10 @@ def test_export_csv_and_md_without_torch(tmp_path):
     got = next(r for r in rows if r["table"] == "probes" and r["run"] == "length" and r["name"] == "length_filler"
                and r["metric"] == "effect_size")
     assert float(got["value"]) == lf["effect_size"]
+    assert (float(got["ci_low"]), float(got["ci_high"])) == (lf["ci_low"], lf["ci_high"])
     idx = [r for r in rows if r["table"] == "indices" and r["metric"] == "Spurious index"]
-    assert {r["run"] for r in idx} == {"length", "noise"}
+    assert {"length", "noise"} <= {r["run"] for r in idx}
+    assert float(next(r for r in idx if r["run"] == "length")["value"]) == results["summary"]["spurious_index"]
     md = (tmp_path / "t.md").read_text()
     assert "| length_filler |" in md and "## Indices" in md and "nan" not in md.lower()
     one_line_error(cli("export", a, "--format", "csv", "-o", tmp_path), "is a folder")

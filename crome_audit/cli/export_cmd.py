@@ -4,9 +4,9 @@
     crome-audit export reports/bt --format csv -o tables.csv                  # tidy rows, raw numbers
 
 Reads results.json only (no model, no torch), through the same alignment the HTML report uses, so the
-numbers are the report's. CSV is tidy: one row per (table, run, name, metric) with the raw ``value``
-(empty when absent) and the report's ``text``; Markdown prints two tables (indices, probes), absent
-numbers as an em dash.
+numbers are the report's. CSV is tidy: one row per (table, run, name, metric) with the raw ``value``,
+its 95% CI (``ci_low``, ``ci_high``; empty when absent) and the report's ``text``; the length and noise
+references are rows like any run. Markdown prints two tables (indices, probes), absent numbers as an em dash.
 """
 
 from __future__ import annotations
@@ -18,47 +18,79 @@ import click
 
 from .common import cli_errors
 
-PROBE_METRICS = (("n", "int"), ("effect_size", "signed"), ("ci_low", "signed"), ("ci_high", "signed"),
-                 ("flip_rate", "pct"), ("p_value", "p"))
+# (results key, CI key or (low, high) keys, format): the probe table's columns
+PROBE_METRICS = (
+    ("n", None, "int"), ("n_clusters", None, "int"),
+    ("effect_size", ("ci_low", "ci_high"), "signed"), ("instability", "instability_ci", "num"),
+    ("hack_rate", "hack_rate_ci", "pct"), ("detection_rate", "detection_rate_ci", "pct"),
+    ("p_value", None, "p"),
+)
+FIELDS = ["table", "run", "name", "kind", "metric", "value", "ci_low", "ci_high", "text"]
 
 
-def _index_rows(cmp) -> list[dict]:
-    from ..report.tables import fmt, verdict_columns
+def _runs(cmp) -> list:
+    """The compared runs, then the model-free references (length, noise) as the report lists them."""
+    refs = getattr(cmp, "references", None) or {}
+    return list(cmp.runs) + [r for r in refs.values() if r is not None]
 
-    runs = list(cmp.runs) + ([cmp.reference] if cmp.reference is not None else [])
+
+def _interval(ci):
+    from ..report.compare import num
+
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        return num(ci[0]), num(ci[1])
+    return None, None
+
+
+def _row(table, run, name, kind, metric, value, ci, fmt_kind) -> dict:
+    from ..report.compare import num
+    from ..report.tables import fmt, fmt_interval
+
+    lo, hi = _interval(ci)
+    value = num(value)
+    interval = fmt_interval((lo, hi), fmt_kind) if value is not None and lo is not None and hi is not None else ""
+    return {"table": table, "run": run.label, "name": name, "kind": kind, "metric": metric, "value": value,
+            "ci_low": lo, "ci_high": hi, "text": (fmt(value, fmt_kind) + (f" {interval}" if interval else ""))}
+
+
+def index_rows(cmp) -> list[dict]:
+    """One row per (run, index/accuracy/benchmark column of the report's first table)."""
+    from ..report.tables import verdict_columns
+
     rows = []
-    for run in runs:
-        for col in verdict_columns(cmp):
-            value = col["get"](run)
-            rows.append({"table": "indices", "run": run.label, "name": col["group"], "kind": "",
-                         "metric": col["label"], "value": value, "text": fmt(value, col["kind"])})
+    cols = verdict_columns(cmp)
+    for run in _runs(cmp):
+        for col in cols:
+            got = col["get"](run)
+            value, ci = (got[0], got[1]) if isinstance(got, tuple) else (got, None)
+            if run.is_reference and value is None:
+                continue
+            rows.append(_row("indices", run, col["group"], "", col["label"], value, ci, col["kind"]))
     return rows
 
 
-def _probe_rows(cmp) -> list[dict]:
-    from ..report.tables import fmt
-
+def probe_rows(cmp) -> list[dict]:
+    """One row per (probe, run, metric) of the report's probe table."""
     rows = []
+    runs = [r for r in _runs(cmp) if r.probes]
     for name in cmp.shared_probes:
-        meta = cmp.probe_meta[name]
-        for run in cmp.probe_runs:
-            p = run.probes[name]
-            for metric, kind in PROBE_METRICS:
-                rows.append({"table": "probes", "run": run.label, "name": name, "kind": meta.get("kind", ""),
-                             "metric": metric, "value": p.get(metric), "text": fmt(p.get(metric), kind)})
+        kind = cmp.probe_meta[name].get("kind", "")
+        for run in runs:
+            p = run.probes.get(name) or {}
+            for metric, ci_key, fmt_kind in PROBE_METRICS:
+                if metric not in p:
+                    continue
+                ci = (p.get(ci_key[0]), p.get(ci_key[1])) if isinstance(ci_key, tuple) else p.get(ci_key)
+                rows.append(_row("probes", run, name, kind, metric, p.get(metric), ci, fmt_kind))
     return rows
 
 
 def to_csv(cmp) -> str:
-    from ..report.compare import num
-
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["table", "run", "name", "kind", "metric", "value", "text"],
-                            lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
-    for row in _index_rows(cmp) + _probe_rows(cmp):
-        value = num(row["value"])
-        writer.writerow({**row, "value": "" if value is None else repr(value)})
+    for row in index_rows(cmp) + probe_rows(cmp):
+        writer.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
     return buf.getvalue()
 
 
@@ -72,24 +104,39 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def to_markdown(cmp) -> str:
-    from ..report.tables import probe_table, verdict_table
+def _pivot(rows: list[dict], key, columns) -> list[list[str]]:
+    cells: dict = {}
+    order = []
+    for r in rows:
+        k = key(r)
+        if k not in cells:
+            cells[k] = {}
+            order.append(k)
+        cells[k][r["metric"] if columns is None else columns(r)] = r["text"]
+    return [(k, cells[k]) for k in order]
 
-    verdict = verdict_table(cmp)
-    header = ["run"] + [c["label"] for c in verdict["columns"]]
-    rows = [[r["run"].label + (" (reference)" if r["reference"] else "")] + [c["text"] for c in r["cells"]]
-            for r in verdict["rows"]]
-    lines = ["## Indices", ""] + _md_table(header, rows)
-    probes = probe_table(cmp)
-    if probes["rows"]:
-        header = ["probe", "kind", "attribute"] + [f"{r.label} effect [95% CI]" for r in probes["runs"]] + [
-            f"{r.label} flip" for r in probes["runs"]]
-        rows = []
-        for row in probes["rows"]:
-            effects = [f"{c['text']} {c.get('ci') or ''}".strip() for c in row["effects"]]
-            rows.append([row["name"], row.get("kind", ""), row.get("attribute", "")] + effects
-                        + [c["text"] for c in row["flips"]])
-        lines += ["", "## Probes (effect size in SDs of the clean rewards)", ""] + _md_table(header, rows)
+
+def to_markdown(cmp) -> str:
+    idx = index_rows(cmp)
+    metrics = list(dict.fromkeys(r["metric"] for r in idx))
+    lines = ["## Indices", ""]
+    lines += _md_table(["run"] + metrics, [[k] + [c.get(m, "\u2014") for m in metrics]
+                                           for k, c in _pivot(idx, lambda r: r["run"], None)])
+    probes = probe_rows(cmp)
+    if probes:
+        runs = list(dict.fromkeys(r["run"] for r in probes))
+        shown = ["n", "effect_size", "instability", "rate", "p_value"]
+        header = ["probe", "kind"] + [f"{run} {m}" for run in runs for m in shown]
+        body = []
+
+        def column(r):  # spurious probes have a hack rate, causal ones a detection rate: one column
+            return r["run"], "rate" if r["metric"] in ("hack_rate", "detection_rate") else r["metric"]
+
+        for (name, kind), c in _pivot(probes, lambda r: (r["name"], r["kind"]), column):
+            body.append([name, kind] + [c.get((run, m), "\u2014") for run in runs for m in shown])
+        lines += ["", "## Probes (effect, instability: SDs of the clean pair margins; rate: hack rate for "
+                  "spurious, detection rate for causal probes)", ""]
+        lines += _md_table(header, body)
     return "\n".join(lines) + "\n"
 
 
