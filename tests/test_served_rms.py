@@ -271,7 +271,8 @@ def _fitting_pairs(hf, shared_data, n: int, max_tokens: int):
     keep = []
     enc_c, enc_r = hf.encode(prompts, chosen), hf.encode(prompts, rejected)
     for i in range(len(prompts)):
-        if len(enc_c[i].input_ids) <= max_tokens and len(enc_r[i].input_ids) <= max_tokens:
+        fits = [not e.truncated and len(e.input_ids) <= max_tokens for e in (enc_c[i], enc_r[i])]
+        if all(fits):
             keep.append(i)
         if len(keep) == n:
             break
