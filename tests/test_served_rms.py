@@ -297,9 +297,18 @@ def test_vllm_parity_with_in_process(vllm_server, shared_data):
         [x > y for x, y in zip(b[:len(prompts)], b[len(prompts):])]
 
 
+def _numbers(tree, path=""):
+    """Every number/None/str leaf of a results section, by path (bools and strings compared exactly)."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in _numbers(sub, f"{path}.{key}").items()}
+    if isinstance(tree, list):
+        return {k: v for i, sub in enumerate(tree) for k, v in _numbers(sub, f"{path}[{i}]").items()}
+    return {path: tree}
+
+
 def test_vllm_audit_gives_the_same_indices(vllm_server, shared_data, tmp_path):
     hf = load_rm(vllm_server.model_dir, dtype="fp32", device="cpu", max_length=1024)
-    prompts, chosen, rejected = _fitting_pairs(hf, shared_data, 20, 600)  # room for the probes' additions
+    prompts, chosen, rejected = _fitting_pairs(hf, shared_data, 60, 600)  # room for the probes' additions
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps({"prompt": p, "chosen": c, "rejected": r}) + "\n"
                             for p, c, r in zip(prompts, chosen, rejected)), encoding="utf-8")
@@ -314,10 +323,15 @@ def test_vllm_audit_gives_the_same_indices(vllm_server, shared_data, tmp_path):
         outs[name] = json.loads((tmp_path / name / "results.json").read_text())
     s, h = outs["served"], outs["local"]
     assert s["rm"]["info"]["server_version"] == VLLM_VERSION
-    for key in ("spurious_index", "causal_index"):
-        assert s["summary"][key] == pytest.approx(h["summary"][key], abs=1e-4)
-    assert [(p["name"], p["n"], p["flip_rate"]) for p in s["probes"]] == \
-        [(p["name"], p["n"], p["flip_rate"]) for p in h["probes"]]
+    assert s["summary"]["spurious_index"] is not None and s["summary"]["causal_index"] is not None
+    for section in ("summary", "probes"):
+        a, b = _numbers(s[section]), _numbers(h[section])
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], float) and isinstance(b[key], float):
+                assert a[key] == pytest.approx(b[key], abs=1e-4), key
+            else:
+                assert a[key] == b[key], key
 
 
 def test_vllm_errors_are_clear(vllm_server):
