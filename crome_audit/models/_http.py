@@ -119,6 +119,9 @@ class ServedClient:
             try:
                 status, raw, headers = self._once(method, path, payload)
             except (OSError, http.client.HTTPException) as e:  # refused, reset, timeout, DNS
+                stale = getattr(self._local, "conn", None)
+                if stale is not None:  # a timed-out connection may still get the late answer: drop it
+                    stale.close()
                 self._local.conn = None
                 last = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
                 if isinstance(e, ConnectionRefusedError) or isinstance(e, socket.gaierror):

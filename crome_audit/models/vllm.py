@@ -74,7 +74,9 @@ class VLLMRewardModel(RewardModel):
         self.version = self._version()
         self.model, self.model_info = self._model(served["model"])
         self.format = self._pick_format(format)
-        self.default_batch_size = max(1, self.batch_size if self.format != "messages" else 1) * self.max_concurrency * 4
+        # texts per engine chunk (the cache is written per chunk): enough requests to keep the pool busy
+        per_request = self.batch_size if self.format != "messages" else 1
+        self.default_batch_size = max(64, per_request * self.max_concurrency * 8)
         described = {"engine": "vllm", "version": self.version, "model": self.model,
                      "root": self.model_info.get("root"), "max_model_len": self.model_info.get("max_model_len"),
                      **self.formatting()}
