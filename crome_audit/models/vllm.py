@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -115,6 +116,10 @@ class VLLMRewardModel(RewardModel):
         for fmt in order:
             try:
                 self._score_batch(fmt, [PROBE[0]], [PROBE[1]])
+                if wanted == "auto" and fmt == "input" and self.template is None:
+                    warnings.warn(f"--rm {self.name}: the server refused the chat form ({errors[0]}); scoring with the "
+                                  "plain 'User: ...\\n\\nAssistant: ...' template. For a cross-encoder use --rm-arg "
+                                  "format=pair, else give --rm-arg template=...", stacklevel=2)
                 return fmt
             except _Refused as e:  # this form is not available for this model: try the next
                 errors.append(f"{fmt}: {e}")
