@@ -62,7 +62,7 @@ def test_options_are_typed_and_checked():
         load_rm("sglang:http://127.0.0.1:9", rm_args={"max_concurency": "4"})
     with pytest.raises(InputError, match="max_concurrency: expected an integer, got 'many'"):
         load_rm("sglang:http://127.0.0.1:9", rm_args={"max_concurrency": "many"})
-    with pytest.raises(InputError, match="format: expected one of 'auto', 'messages'"):
+    with pytest.raises(InputError, match="format: must be one of auto, messages, pair, input, got 'chat'"):
         load_rm("vllm:http://127.0.0.1:9", format="chat")
     with pytest.raises(InputError, match="expected an http"):
         load_rm("vllm:localhost:8000")

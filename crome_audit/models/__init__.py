@@ -27,7 +27,6 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
-import json
 import os
 import pkgutil
 import re
@@ -117,107 +116,48 @@ def parse_spec(spec: str) -> tuple[Adapter, str | None]:
 
 
 # ------------------------------------------------------------------------------------------------ options
-# TODO(config_loader): switch to crome_audit.config_loader.load_typed(dataclass_type, mapping, where) once it is
-# on main; until then this is the minimal coercion both the CLI (--rm-arg strings) and Python (typed values) use.
-
-get_origin, get_args = typing.get_origin, typing.get_args
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f"}
+# Value coercion is the project's one typed config loader (crome_audit.config_loader.coerce), as for YAML
+# recipes and --set; the key check (did-you-mean naming the adapter) and "auto"/None = unset live here.
 
 
 def _type_name(tp) -> str:
-    if get_origin(tp) is Literal:
-        return " | ".join(repr(a) for a in get_args(tp))
-    if get_origin(tp) in (Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in get_args(tp))
+    """A field type as `crome-audit rms` prints it."""
+    if typing.get_origin(tp) is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
     return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
 
 
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin, args = get_origin(tp), get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        members = [a for a in args if a is not type(None)]
-        nullable = len(members) < len(args)
-        if value is None and nullable:
-            return None
-        if isinstance(value, str) and nullable:
-            low = value.strip().lower()
-            takes_auto = any(m is str or (get_origin(m) is Literal and "auto" in get_args(m)) for m in members)
-            if low in ("none", "null") or (low == "auto" and not takes_auto):
-                return None
-        for member in members:
-            try:
-                return _coerce(value, member, where)
-            except InputError:
-                continue
-        raise InputError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-    if origin is Literal:
-        for choice in args:
-            if value == choice or (isinstance(value, str) and str(choice) == value.strip()):
-                return choice
-        raise InputError(f"{where}: expected one of {', '.join(repr(a) for a in args)}, got {value!r}")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise InputError(f"{where}: expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise InputError(f"{where}: expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise InputError(f"{where}: expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise InputError(f"{where}: expected a string, got {value!r}")
-    container = origin or tp
-    if container in (dict, list):
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                if container is list:  # a,b,c
-                    value = [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, container):
-            return value
-        raise InputError(f"{where}: expected a JSON {container.__name__}, got {value!r}")
-    return value
+def _auto_is_unset(tp) -> bool:
+    """'auto' means "the adapter's default" for an optional field that has no 'auto' value of its own."""
+    if typing.get_origin(tp) not in (Union, types.UnionType) or type(None) not in typing.get_args(tp):
+        return False
+    members = [a for a in typing.get_args(tp) if a is not type(None)]
+    return not any(m is str or (typing.get_origin(m) is Literal and "auto" in typing.get_args(m)) for m in members)
 
 
 def coerce_options(adapter: Adapter, values: Mapping[str, Any], where: str = "--rm-arg",
                    lenient: frozenset = frozenset()) -> dict:
     """Check keys against the adapter's options dataclass and coerce values to the field types.
     Keys in ``lenient`` that the adapter lacks are dropped silently; None means "unset" and is dropped."""
+    from ..config_loader import check_range, coerce
+
     hints = typing.get_type_hints(adapter.options)
-    names = [f.name for f in adapter.option_fields()]
+    fields = {f.name: f for f in adapter.option_fields()}
     out = {}
     for key, value in values.items():
         if key not in hints:
             if key in lenient:
                 continue
-            known = suggest(key, names) if names else " (it takes no options)"
+            known = suggest(key, list(fields)) if fields else " (it takes no options)"
             raise InputError(f"{where} {key}: unknown option of the '{adapter.prefix}' adapter{known}; "
                              f"see `crome-audit rms`")
-        if value is None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"
+                             and _auto_is_unset(hints[key])):
             continue
-        out[key] = _coerce(value, hints[key], f"{where} {key}")
+        out[key] = coerce(value, hints[key], f"{where} {key}")
+        check_range(out[key], fields[key].metadata, f"{where} {key}")
     return out
 
 

@@ -68,6 +68,9 @@ class ServedClient:
             self._key = os.environ.get(api_key_env)
             if not self._key:
                 raise InputError(f"--rm-arg api_key_env={api_key_env}: environment variable {api_key_env} is not set")
+            from ..secrets import remember
+
+            remember(self._key)  # every message the CLI prints goes through secrets.redact_text
         self._local = threading.local()
 
     # -- plumbing
