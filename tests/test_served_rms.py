@@ -328,7 +328,12 @@ def test_vllm_audit_gives_the_same_indices(vllm_server, shared_data, tmp_path):
         a, b = _numbers(s[section]), _numbers(h[section])
         assert a.keys() == b.keys()
         for key in a:
-            if isinstance(a[key], float) and isinstance(b[key], float):
+            if key.endswith(("p_value", "p_value_raw")) and isinstance(a[key], float):
+                # rank tests drop exactly-zero deltas: in-process, an edit that leaves the token ids unchanged is
+                # scored once (delta exactly 0); the server scores it again (delta ~1e-7), so a p-value can move
+                # (measured: format_strip 0.0038 vs 0.0033) while every effect, rate and index agrees
+                assert a[key] == pytest.approx(b[key], rel=0.25), key
+            elif isinstance(a[key], float) and isinstance(b[key], float):
                 assert a[key] == pytest.approx(b[key], abs=1e-4), key
             else:
                 assert a[key] == b[key], key
