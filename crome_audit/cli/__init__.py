@@ -17,6 +17,7 @@ from .. import __version__
 COMMANDS = {
     "run": "run_cmd:run",
     "probes": "run_cmd:list_probes",
+    "rms": "rms_cmd:list_rms",
     "report": "report_cmd:report",
     "gate": "gate_cmd:gate",
     "bench": "bench_cmd:bench",

@@ -63,7 +63,7 @@ def training_info(rm_spec: str) -> dict | None:
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @cli_errors
-def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype, trust_remote_code,
+def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype, trust_remote_code,
         cache_path, no_cache, data, split, suite, limit, skip_invalid, out_dir, seed, benchmarks, bench_data, bench_option,
         max_examples, no_report, quiet):
     """Audit a reward model with spurious and causal probes (and optional benchmarks)."""
@@ -94,7 +94,7 @@ def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template,
         data_info["path"] = "bundled:sample_pairs.jsonl"
     out = Path(out_dir or Path("reports") / _slug(rm_spec))
 
-    opts = dict(rm_spec=rm_spec, batch_size=batch_size, max_batch_tokens=max_batch_tokens, max_length=max_length,
+    opts = dict(rm_spec=rm_spec, rm_args=rm_args, batch_size=batch_size, max_batch_tokens=max_batch_tokens, max_length=max_length,
                 truncation=truncation, template=template, device=device, dtype=dtype,
                 trust_remote_code=trust_remote_code)
     engine = build_engine(**opts, cache_path=cache_path, no_cache=no_cache, progress=not quiet)
