@@ -73,13 +73,13 @@ _RATING_RES = (
     re.compile(r"(?<![0-9.])(10|[1-9])(?:\.0)?\s*(?:/|out of)\s*10\b", re.I),
     re.compile(r"^\W*(10|[1-9])\W*$"),
 )
-_VERDICT_RES = (
+_VERDICT_RES = (  # the letter itself must be upper-case ("a tie" is no verdict)
     re.compile(r"\[\[\s*([AB])\s*\]\]"),
     re.compile(r"^\W*([AB])\W*$"),
-    re.compile(r"^\W*(?:answer|response|verdict|option)?\W*([AB])\b(?!['’])", re.I),
-    re.compile(r"(?:answer|response|option)\s+([AB])\s+is\s+(?:the\s+)?better", re.I),
-    re.compile(r"(?:better|best|verdict|winner)(?:\s+(?:answer|one|response))?\s*(?:is|:)\s*(?:answer\s+)?\W?([AB])\b",
-               re.I),
+    re.compile(r"^\W*(?i:answer|response|verdict|option)?\W*([AB])\b(?!['’])"),
+    re.compile(r"(?i:answer|response|option)\s+([AB])\s+(?i:is\s+(?:the\s+)?better)"),
+    re.compile(r"(?i:better|best|verdict|winner)(?:\s+(?i:answer|one|response))?\s*(?i:is|:)\s*"
+               r"(?:(?i:answer)\s+)?\W?([AB])\b"),
 )
 
 
