@@ -89,14 +89,20 @@ def input_device(model):
 
     emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     dev = _module_device(emb) if emb is not None else None
+    if dev is None and getattr(model, "hf_device_map", None):
+        # offloaded embeddings: accelerate's hook runs them on its execution device and moves inputs there
+        hook = getattr(emb, "_hf_hook", None)
+        dev = getattr(hook, "execution_device", None)
+        return torch.device(dev) if dev is not None else torch.device("cpu")
     return dev or getattr(model, "device", torch.device("cpu"))
 
 
-def reward_forward(model, input_ids, attention_mask, token_type_ids=None):
-    """One reward per row (shape ``[batch]``, model dtype, on the device of the logits)."""
+def reward_forward(model, input_ids, attention_mask, token_type_ids=None, own_pooling: bool | None = None):
+    """One reward per row (shape ``[batch]``, model dtype, on the device of the logits). ``own_pooling``: decided
+    once at load time by the caller (after LoRA wraps the head it is no longer a plain Linear), else now."""
     import torch
 
-    if uses_own_pooling(model):
+    if own_pooling if own_pooling is not None else uses_own_pooling(model):
         base = getattr(model, model.base_model_prefix)
         hidden = base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         # with a device_map the last hidden state may sit on another GPU than the inputs: index it there
@@ -200,9 +206,10 @@ def load_sequence_classifier(path: str, *, what: str, dtype=None, trust_remote_c
 
 
 def placement_info(model) -> dict:
-    """Where the layers went (for rm.info()): the device map's distinct devices, or the one device."""
+    """Where the layers went (for rm.info()): the devices of accelerate's device map, else the one device."""
     dmap = getattr(model, "hf_device_map", None)
     if dmap:
-        devices = sorted({str(d) for d in dmap.values()})
-        return {"device_map": True, "devices": devices, "n_modules_placed": len(dmap)}
-    return {"device_map": False}
+        return {"device_map": True, "devices": sorted({str(d) for d in dmap.values()}),
+                "n_modules_placed": len(dmap)}
+    dev = _module_device(model)
+    return {"device_map": False, "devices": [str(dev) if dev is not None else "meta"]}
