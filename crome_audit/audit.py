@@ -1,15 +1,16 @@
-"""The probe audit: apply a suite to data, score clean and perturbed texts through the engine, and
-compute per-probe statistics.
+"""The probe audit: apply a suite to data, score clean and perturbed texts through the engine, and compute
+the invariant metrics for the RM and for two references (``length`` and ``noise``) on the same texts.
 
     from crome_audit.audit import run_audit
     out = run_audit(pairs, suite, engine, seed=0)
     out.probes      # rows for results.json "probes"
-    out.summary     # {spurious_index, causal_index, ...}
+    out.summary     # {spurious_index, spurious_index_ci, causal_index, causal_index_ci, ...}
+    out.reference   # {"length": {probes, summary, clean}, "noise": {...}}
 
-Which side is perturbed: spurious probes perturb both responses of a pair (every delta counts) and the
-flip rate looks at the perturbed *rejected* side (does style make the worse answer win?); causal probes
-perturb the *chosen* side (does degrading the better answer make it lose?). Single responses
-(``{prompt, response}``) get every probe, without a flip rate.
+Which side is perturbed: spurious probes perturb both responses of a pair (hack rate: the restyled *rejected*
+answer; decision change: both restyled); causal probes perturb the *chosen* side (detection rate: does the RM
+prefer the original to the degraded answer?). Single responses (``{prompt, response}``) get every probe.
+The definitions of every number are in crome_audit/metrics.py and docs/results.md.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import prompt_text
-from .probes import ProbeInput, Suite
-from .stats import flip_rate, probe_statistics, summarize
+from .metrics import CHOSEN, REJECTED, RESPONSE, ProbeEdits, compute_metrics, degenerate
+from .models import LengthRM, NoiseRM
+from .probes import Edit, ProbeInput, Suite
+
+REFERENCES = {"length": LengthRM, "noise": NoiseRM}
 
 
 @dataclass
@@ -31,18 +35,7 @@ class AuditOutput:
     examples: dict
     samples: list[dict]
     clean: dict = field(default_factory=dict)
-
-
-def _clean_items(records: list[dict], kind: str) -> list[dict]:
-    items = []
-    for rid, r in enumerate(records):
-        sides = ("chosen", "rejected") if kind == "pairs" else ("response",)
-        for side in sides:
-            other = None
-            if kind == "pairs":
-                other = r["rejected"] if side == "chosen" else r["chosen"]
-            items.append({"rid": rid, "id": r["id"], "prompt": r["prompt"], "side": side, "response": r[side], "other": other})
-    return items
+    reference: dict = field(default_factory=dict)
 
 
 def _rng(seed: int, probe: str, item_id: str, side: str) -> random.Random:
@@ -50,72 +43,141 @@ def _rng(seed: int, probe: str, item_id: str, side: str) -> random.Random:
     return random.Random(f"{seed}:{probe}:{item_id}:{side}")
 
 
-def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: str = "pairs",
-              seen_families: set[str] | None = None, max_examples: int = 50) -> AuditOutput:
-    seen_families = seen_families or set()
-    clean = _clean_items(records, kind)
+def _clusters(records: list[dict]) -> np.ndarray:
+    """Records that share a prompt are one resampling unit (RewardBench reuses prompts across subsets)."""
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(prompt_text(r["prompt"]), len(ids)) for r in records], dtype=np.int64)
+
+
+@dataclass
+class _Edits:
+    """One probe's perturbed texts before scoring."""
+
+    rid: list[int] = field(default_factory=list)
+    side: list[int] = field(default_factory=list)
+    template: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+
+
+def _apply_suite(records, suite: Suite, kind: str, seed: int) -> list[_Edits]:
     pool = [(prompt_text(r["prompt"]), r["chosen"] if kind == "pairs" else r["response"]) for r in records]
-    perturbed = []  # (probe index, clean index, new text)
-    for pi, probe in enumerate(suite.probes):
-        for ci, item in enumerate(clean):
-            if kind == "pairs" and probe.kind == "causal" and item["side"] != "chosen":
-                continue
-            pin = ProbeInput(prompt=prompt_text(item["prompt"]), response=item["response"], side=item["side"],
-                             other=item["other"], pool=pool)
-            new = probe.apply(pin, _rng(seed, probe.name, item["id"], item["side"]))
-            if new is not None and new != item["response"]:
-                perturbed.append((pi, ci, new))
+    sides = ("chosen", "rejected") if kind == "pairs" else ("response",)
+    out = []
+    for probe in suite.probes:
+        e = _Edits()
+        for rid, r in enumerate(records):
+            for side in sides:
+                if kind == "pairs" and probe.kind == "causal" and side != "chosen":
+                    continue
+                other = (r["rejected"] if side == "chosen" else r["chosen"]) if kind == "pairs" else None
+                pin = ProbeInput(prompt=prompt_text(r["prompt"]), response=r[side], side=side, other=other, pool=pool)
+                new = probe.apply(pin, _rng(seed, probe.name, r["id"], side))
+                template = ""
+                if isinstance(new, Edit):
+                    new, template = new.text, new.template
+                if new is not None and new != r[side]:
+                    e.rid.append(rid)
+                    e.side.append({"chosen": CHOSEN, "rejected": REJECTED}.get(side, RESPONSE))
+                    e.template.append(template)
+                    e.text.append(new)
+        out.append(e)
+    return out
 
-    prompts = [c["prompt"] for c in clean] + [clean[ci]["prompt"] for _, ci, _ in perturbed]
-    responses = [c["response"] for c in clean] + [new for _, _, new in perturbed]
-    rewards = engine.score(prompts, responses, desc="audit")
-    clean_r = np.asarray(rewards[: len(clean)], dtype=float)
-    pert_r = rewards[len(clean) :]
-    reward_std = float(clean_r.std(ddof=1)) if len(clean_r) > 1 else 0.0
-    by_key = {(c["rid"], c["side"]): clean_r[i] for i, c in enumerate(clean)}
 
-    samples = [{"id": c["id"], "probe": None, "side": c["side"], "prompt": c["prompt"], "response": c["response"],
-                "reward": float(clean_r[i])} for i, c in enumerate(clean)]
-    rows, examples = [], {}
-    for pi, probe in enumerate(suite.probes):
-        hits = [(ci, new, pert_r[k]) for k, (p, ci, new) in enumerate(perturbed) if p == pi]
-        deltas = [r - clean_r[ci] for ci, _, r in hits]
-        row = {**probe.meta(), **probe_statistics(deltas, reward_std, seed=seed), "flip_rate": None,
-               "seen_in_training": probe.family in seen_families}
-        row.pop("params", None)
-        row["params"] = probe.config
-        flip_side = "rejected" if probe.kind == "spurious" else "chosen"
+def _probe_edits(suite: Suite, raw: list[_Edits], records, kind, seen_families, seen_attributes) -> list[ProbeEdits]:
+    tokens = LengthRM()
+    out = []
+    for probe, e in zip(suite.probes, raw):
+        names = sorted({t for t in e.template if t})
+        index = {t: i for i, t in enumerate(names)}
+        sides = ["chosen", "rejected", "response"]
+        orig = [records[r][sides[s]] for r, s in zip(e.rid, e.side)]
+        dtok = np.array(tokens.score(e.text, e.text), dtype=float) - np.array(tokens.score(orig, orig), dtype=float)
+        out.append(ProbeEdits(
+            meta={k: v for k, v in probe.meta().items()}, rid=np.array(e.rid, dtype=np.int64),
+            side=np.array(e.side, dtype=np.int64), template=np.array([index.get(t, -1) for t in e.template],
+                                                                      dtype=np.int64),
+            delta_tokens=dtok if len(e.rid) else np.zeros(0), templates=names,
+            seen_in_training=probe.family in seen_families or probe.attribute in seen_attributes))
+    return out
+
+
+def _score(engine, records, raw: list[_Edits], kind: str, desc: str):
+    sides = ("chosen", "rejected") if kind == "pairs" else ("response",)
+    prompts = [r["prompt"] for r in records for _ in sides]
+    responses = [r[s] for r in records for s in sides]
+    for e in raw:
+        prompts += [records[i]["prompt"] for i in e.rid]
+        responses += e.text
+    rewards = np.asarray(engine.score(prompts, responses, desc=desc), dtype=float)
+    n = len(records)
+    clean = ({CHOSEN: rewards[0 : 2 * n : 2], REJECTED: rewards[1 : 2 * n : 2]} if kind == "pairs"
+             else {RESPONSE: rewards[:n]})
+    new, at = [], len(sides) * n
+    for e in raw:
+        new.append(rewards[at : at + len(e.text)])
+        at += len(e.text)
+    return clean, new
+
+
+def _examples(records, raw, edits, clean, new, kind, max_examples) -> dict:
+    """A bounded sample of decisions the probe flipped, largest reward change first."""
+    out = {}
+    sides = ["chosen", "rejected", "response"]
+    for e, pe, nr in zip(raw, edits, new):
         flips = []
-        if kind == "pairs":
-            flip_hits = [(ci, new, r) for ci, new, r in hits if clean[ci]["side"] == flip_side]
-            if flip_hits:
-                chosen = [by_key[(clean[ci]["rid"], "chosen")] for ci, _, _ in flip_hits]
-                rejected = [by_key[(clean[ci]["rid"], "rejected")] for ci, _, _ in flip_hits]
-                row["flip_rate"] = flip_rate(chosen, rejected, [r for _, _, r in flip_hits], flip_side)
-                for (ci, new, r), c_r, j_r in zip(flip_hits, chosen, rejected):
-                    if c_r > j_r and ((r >= c_r) if flip_side == "rejected" else (r <= j_r)):
-                        flips.append((ci, new, r, j_r if flip_side == "chosen" else c_r))
-        flips.sort(key=lambda f: -abs(f[2] - clean_r[f[0]]))
-        examples[probe.name] = [
-            {"id": clean[ci]["id"], "prompt": prompt_text(clean[ci]["prompt"]), "side": clean[ci]["side"],
-             "original": clean[ci]["response"], "perturbed": new, "reward_original": float(clean_r[ci]),
-             "reward_perturbed": float(r), "other_reward": float(other), "flipped": True}
-            for ci, new, r, other in flips[:max_examples]
-        ]
-        for ci, new, r in hits:
-            samples.append({"id": clean[ci]["id"], "probe": probe.name, "side": clean[ci]["side"],
-                            "prompt": clean[ci]["prompt"], "response": new, "reward": float(r),
-                            "delta": float(r - clean_r[ci])})
-        rows.append(row)
-    summary = summarize(rows)
-    if any(r["seen_in_training"] for r in rows):
-        held = summarize(rows, only_heldout=True)
-        summary["spurious_index_heldout"] = held["spurious_index"]
-        summary["causal_index_heldout"] = held["causal_index"]
-    clean_stats = {"n_responses": len(clean), "reward_mean": float(clean_r.mean()) if len(clean_r) else None,
-                   "reward_std": reward_std}
-    if kind == "pairs":
-        ch = np.array([by_key[(i, "chosen")] for i in range(len(records))])
-        rj = np.array([by_key[(i, "rejected")] for i in range(len(records))])
-        clean_stats["pairwise_accuracy"] = float((ch > rj).mean()) if len(ch) else None
-    return AuditOutput(rows, summary, examples, samples, clean_stats)
+        if kind == "pairs" and max_examples:
+            ch, rj = clean[CHOSEN], clean[REJECTED]
+            for k, (rid, side) in enumerate(zip(e.rid, e.side)):
+                if ch[rid] <= rj[rid]:
+                    continue
+                if pe.kind == "spurious" and side == REJECTED and nr[k] >= ch[rid]:
+                    flips.append((k, ch[rid]))
+                elif pe.kind == "causal" and side == CHOSEN and nr[k] <= rj[rid]:
+                    flips.append((k, rj[rid]))
+        flips.sort(key=lambda f: -abs(float(nr[f[0]] - clean[e.side[f[0]]][e.rid[f[0]]])))
+        out[pe.name] = [
+            {"id": records[e.rid[k]]["id"], "prompt": prompt_text(records[e.rid[k]]["prompt"]), "side": sides[e.side[k]],
+             "original": records[e.rid[k]][sides[e.side[k]]], "perturbed": e.text[k],
+             "reward_original": float(clean[e.side[k]][e.rid[k]]), "reward_perturbed": float(nr[k]),
+             "other_reward": float(other), "flipped": True, "template": e.template[k] or None}
+            for k, other in flips[:max_examples]]
+    return out
+
+
+def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: str = "pairs",
+              seen_families: set[str] | None = None, seen_attributes: set[str] | None = None,
+              max_examples: int = 50, references: tuple[str, ...] = ("length", "noise")) -> AuditOutput:
+    from .engine import ScoringEngine
+
+    raw = _apply_suite(records, suite, kind, seed)
+    edits = _probe_edits(suite, raw, records, kind, seen_families or set(), seen_attributes or set())
+    clusters = _clusters(records)
+    clean, new = _score(engine, records, raw, kind, "audit")
+
+    reference, confounded = {}, None
+    ref_metrics = {}
+    for name in references:
+        rc, rn = _score(ScoringEngine(REFERENCES[name](), progress=False), records, raw, kind, name)
+        m = compute_metrics(kind, clusters, rc, edits, rn, seed=seed, confounded=None if name == "length" else confounded)
+        if name == "length":
+            confounded = {p["name"] for p in m.probes if p.get("length_confounded")}
+        ref_metrics[name] = m
+        reference[name] = {"probes": m.probes, "summary": m.summary, "clean": m.clean}
+    main = compute_metrics(kind, clusters, clean, edits, new, seed=seed, confounded=confounded)
+    noise = ref_metrics.get("noise")
+    main.summary["degenerate"] = degenerate(main.summary, main.clean, noise.summary if noise else None)
+
+    sides = ["chosen", "rejected", "response"]
+    samples = [{"id": r["id"], "probe": None, "side": s, "prompt": r["prompt"], "response": r[s],
+                "reward": float(clean[SIDE][i])}
+               for i, r in enumerate(records)
+               for s, SIDE in ((("chosen", CHOSEN), ("rejected", REJECTED)) if kind == "pairs"
+                               else (("response", RESPONSE),))]
+    for e, pe, nr in zip(raw, edits, new):
+        for k, (rid, side) in enumerate(zip(e.rid, e.side)):
+            samples.append({"id": records[rid]["id"], "probe": pe.name, "side": sides[side],
+                            "prompt": records[rid]["prompt"], "response": e.text[k], "reward": float(nr[k]),
+                            "delta": float(nr[k] - clean[side][rid]), "template": e.template[k] or None})
+    examples = _examples(records, raw, edits, clean, new, kind, max_examples)
+    return AuditOutput(main.probes, main.summary, examples, samples, main.clean, reference)

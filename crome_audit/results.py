@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 REQUIRED = ("schema_version", "rm", "data", "config", "versions", "probes", "summary")
 PROBE_KEYS = ("name", "attribute", "kind", "n", "mean_delta", "effect_size", "ci_low", "ci_high", "p_value",
               "flip_rate")

@@ -69,8 +69,6 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
     """Audit a reward model with spurious and causal probes (and optional benchmarks)."""
     from ..audit import run_audit
     from ..data import default_data_path, load_records
-    from ..engine import ScoringEngine
-    from ..models import LengthRM
     from ..probes import load_suite
     from ..results import new_results, write_results
 
@@ -103,8 +101,6 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
 
     t0 = time.perf_counter()
     audit = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen, max_examples=max_examples)
-    reference = run_audit(records, suite_obj, ScoringEngine(LengthRM(), progress=False), seed=seed, kind=kind,
-                          max_examples=0)
     bench_entries, bench_samples = {}, []
     for name in bench_names:
         from ..benchmarks import run_benchmark
@@ -124,8 +120,7 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
     results = new_results(rm_entry, {**data_info, "kind": kind}, config)
     results.update(probes=audit.probes, summary=audit.summary, examples=audit.examples, clean=audit.clean,
                    benchmarks=bench_entries,
-                   reference={"length": {"probes": reference.probes, "summary": reference.summary,
-                                         "clean": reference.clean}},
+                   reference=audit.reference,
                    engine={**engine.stats, "seconds": round(seconds, 3)})
 
     from ..data import write_jsonl_atomic
@@ -142,15 +137,10 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
     cached = " (all from cache: no forward passes)" if st["scored"] == 0 else ""
     click.echo(f"scored {st['unique']} unique texts: {st['scored']} new, {st['cache_hits']} from cache{cached}; "
                f"{seconds:.1f}s", err=True)
-    s = audit.summary
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    click.echo(f"spurious_index {fmt(s['spurious_index'])}  causal_index {fmt(s['causal_index'])}  "
-               f"({len(audit.probes)} probes, {data_info['n']} {kind})")
-    for p in audit.probes:
-        if p["n"]:
-            click.echo(f"  {p['kind']:<8} {p['name']:<20} n={p['n']:<5} effect={p['effect_size']:+.3f} "
-                       f"[{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]"
-                       + (f"  flip={p['flip_rate']:.2f}" if p["flip_rate"] is not None else ""))
+    from ..summary_text import summary_lines
+
+    for line in summary_lines(results):
+        click.echo(line)
     click.echo(f"wrote {path}" + ("" if no_report else f", {out / 'report.html'}"))
 
 
