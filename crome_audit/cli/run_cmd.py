@@ -9,14 +9,12 @@ Writes OUT/results.json, OUT/samples.jsonl (every scored text with its reward) a
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from pathlib import Path
 
 import click
 
-from .common import build_engine, cli_errors, rm_config, rm_options
+from .common import cli_errors, parse_batch_size, rm_config, rm_options
 
 
 def _slug(spec: str) -> str:
@@ -31,19 +29,6 @@ def _key_values(values, option: str) -> dict:
         k, _, val = v.partition("=")
         out[k.strip()] = val
     return out
-
-
-def training_info(rm_spec: str) -> dict | None:
-    """The trainer's crome_training.json next to a locally trained RM, if any."""
-    from ..errors import InputError
-
-    path = Path(rm_spec) / "crome_training.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: unreadable training record: {e}") from None
 
 
 @click.command()
@@ -67,11 +52,6 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
         cache_path, no_cache, data, split, suite, limit, skip_invalid, out_dir, seed, benchmarks, bench_data, bench_option,
         max_examples, no_report, quiet):
     """Audit a reward model with spurious and causal probes (and optional benchmarks)."""
-    from ..audit import run_audit
-    from ..data import default_data_path, load_records
-    from ..probes import load_suite
-    from ..results import new_results, write_results
-
     bench_names = [b.strip() for b in benchmarks.split(",") if b.strip()]
     bench_data = _key_values(bench_data, "--bench-data")
     bench_opts: dict[str, dict] = {}
@@ -85,55 +65,23 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
 
         for name in bench_names:
             get_benchmark(name)  # unknown names fail now, before any scoring
-    suite_obj = load_suite(suite)
-    seed = seed if seed is not None else (suite_obj.seed if suite_obj.seed is not None else 0)
-    records, data_info, kind = load_records(data or default_data_path(), split, limit, skip_invalid)
-    if data is None:
-        data_info["path"] = "bundled:sample_pairs.jsonl"
-    out = Path(out_dir or Path("reports") / _slug(rm_spec))
+    from ..api import audit
+    from ..models import parse_rm_args
 
+    out = Path(out_dir or Path("reports") / _slug(rm_spec))
     opts = dict(rm_spec=rm_spec, rm_args=rm_args, batch_size=batch_size, max_batch_tokens=max_batch_tokens, max_length=max_length,
                 truncation=truncation, template=template, device=device, dtype=dtype,
                 trust_remote_code=trust_remote_code)
-    engine = build_engine(**opts, cache_path=cache_path, no_cache=no_cache, progress=not quiet)
-    training = training_info(rm_spec)
-    seen = set(training.get("intervention_families", [])) if training else set()
-
-    t0 = time.perf_counter()
-    audit = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen, max_examples=max_examples)
-    bench_entries, bench_samples = {}, []
-    for name in bench_names:
-        from ..benchmarks import run_benchmark
-
-        entry, samples = run_benchmark(name, engine, data=bench_data.get(name), split=None, seed=seed,
-                                       **bench_opts.get(name, {}))
-        bench_entries[name] = entry
-        bench_samples += samples
-    seconds = time.perf_counter() - t0
-
-    config = {**rm_config(**opts), "data": data_info["path"], "split": split, "suite": suite_obj.source,
-              "suite_probes": suite_obj.spec, "limit": limit, "skip_invalid": skip_invalid, "seed": seed, "benchmarks": bench_names,
-              "bench_data": bench_data, "bench_options": bench_opts, "max_examples": max_examples}
-    rm_entry = {"name": rm_spec, "fingerprint": engine.rm.fingerprint, "info": engine.rm.info()}
-    if training:
-        rm_entry["training"] = training
-    results = new_results(rm_entry, {**data_info, "kind": kind}, config)
-    results.update(probes=audit.probes, summary=audit.summary, examples=audit.examples, clean=audit.clean,
-                   benchmarks=bench_entries,
-                   reference=audit.reference,
-                   engine={**engine.stats, "seconds": round(seconds, 3)})
-
-    from ..data import write_jsonl_atomic
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(out / "samples.jsonl", audit.samples + bench_samples)
-    path = write_results(out, results)
-    if not no_report:
-        from ..report import render_report
-        from ..results import read_results
-
-        render_report([read_results(path)], out / "report.html")
-    st = engine.stats
+    size = parse_batch_size(batch_size)
+    results = audit(rm_spec, data, split=split, suite=suite, limit=limit, skip_invalid=skip_invalid, seed=seed,
+                    benchmarks=bench_names, bench_data=bench_data, bench_options=bench_opts, max_examples=max_examples,
+                    out=out, report=not no_report, cache=False if no_cache else (cache_path or True), progress=not quiet,
+                    rm_args=parse_rm_args(rm_args), config=rm_config(**opts), name=rm_spec, device=device, dtype=dtype,
+                    max_length=max_length, truncation=truncation, template=template,
+                    trust_remote_code=trust_remote_code, batch_size=None if size == "auto" else size,
+                    max_batch_tokens=max_batch_tokens)
+    path, seconds = out / "results.json", results["engine"]["seconds"]
+    st = results["engine"]
     cached = " (all from cache: no forward passes)" if st["scored"] == 0 else ""
     click.echo(f"scored {st['unique']} unique texts: {st['scored']} new, {st['cache_hits']} from cache{cached}; "
                f"{seconds:.1f}s", err=True)
