@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import inspect
 import re
-import time
 from pathlib import Path
 
 import click
 
-from .common import build_engine, cli_errors, rm_config, rm_options
+from .common import cli_errors, rm_config, rm_options
 
 RM_KEYS = ("rm_spec", "batch_size", "max_batch_tokens", "max_length", "truncation", "template", "device", "dtype",
            "trust_remote_code", "cache_path", "no_cache")
@@ -65,34 +64,19 @@ def _summary_lines(name: str, entry: dict) -> list[str]:
 
 def run_bench(name: str, data, split, limit, seed, options: dict, out: str, progress: bool = True,
               **rm_kwargs) -> dict:
-    """Library form of the command: score, write OUT/results.json + OUT/samples.jsonl, return results."""
-    from ..benchmarks import get_benchmark, run_benchmark
-    from ..data import write_jsonl_atomic
-    from ..errors import InputError
-    from ..results import new_results, write_results
+    """The command body: crome_audit.api.run_benchmark with the CLI's RM flags."""
+    from ..api import run_benchmark
+    from ..models import parse_rm_args
+    from .common import parse_batch_size
 
-    get_benchmark(name)  # unknown name -> did-you-mean error before any model loads
-    if Path(out).exists() and not Path(out).is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
-    engine = build_engine(**rm_kwargs, progress=progress)
-    start = time.perf_counter()
-    entry, samples = run_benchmark(name, engine, data=data, split=split, limit=limit, seed=seed, **options)
-    seconds = time.perf_counter() - start
-    info = entry.get("data") or {}
-    rm = engine.rm
-    results = new_results(
-        rm={"name": rm.name, "fingerprint": rm.fingerprint, "info": rm.info()},
-        data={"path": info.get("path", data), "sha256": info.get("sha256"), "n": info.get("n", len(samples))},
-        config={"command": "bench", "benchmark": name, "data": data, "split": split, "limit": limit, "seed": seed,
-                "options": options, **rm_config(**rm_kwargs)},
-    )
-    results["benchmarks"][name] = entry
-    results["engine"] = {**engine.stats, "seconds": round(seconds, 3)}
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(out_dir / "samples.jsonl", samples)
-    write_results(out_dir, results)
-    return results
+    size = parse_batch_size(rm_kwargs.get("batch_size", "auto"))
+    load = {k: rm_kwargs.get(k) for k in ("device", "dtype", "max_length", "truncation", "template",
+                                         "trust_remote_code", "max_batch_tokens")}
+    return run_benchmark(name, rm_kwargs["rm_spec"], data, split=split, limit=limit, seed=seed, options=options,
+                         out=out, cache=False if rm_kwargs.get("no_cache") else (rm_kwargs.get("cache_path") or True),
+                         progress=progress, rm_args=parse_rm_args(rm_kwargs.get("rm_args")),
+                         config=rm_config(**rm_kwargs), batch_size=None if size == "auto" else size,
+                         **{k: v for k, v in load.items() if v is not None})
 
 
 def _short_help(name: str) -> str:
