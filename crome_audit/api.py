@@ -47,11 +47,11 @@ def scoring_engine(rm, *, cache=True, progress: bool = False, chunk_size: int = 
     from .distributed import DataParallelEngine, process_group
     from .engine import ScoringEngine
 
+    group = process_group()  # before loading: on GPUs it selects cuda:LOCAL_RANK
     if isinstance(rm, str):
         rm = load_rm(rm)
     if isinstance(rm, ScoringEngine):
         return _adapt(rm)
-    group = process_group()
     if cache is True:
         cache = default_cache_path()
     use_cache = cache not in (None, False) and getattr(rm, "score_cache", True) and (group is None or group.is_main)
@@ -81,9 +81,11 @@ def _adapt(engine):
 
 
 def _engine(rm, cache, progress, rm_args, rm_options):
+    from .distributed import process_group
     from .engine import ScoringEngine
 
     if isinstance(rm, str):
+        process_group()  # under a launcher: join the group first, so "cuda" means this rank's GPU at load time
         return scoring_engine(load_rm(rm, rm_args, **rm_options), cache=cache, progress=progress)
     if rm_args or rm_options:
         raise InputError("options are for a spec string; this reward model is loaded already")

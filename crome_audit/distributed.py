@@ -2,28 +2,30 @@
 
     accelerate launch --multi_gpu --num_processes 8 -m crome_audit run --rm ./my-rm --out reports/my-rm
 
-Every process runs the same command on the same data, so every process builds the same list of texts.
-:class:`DataParallelEngine` then splits the work:
+Every process runs the same command on the same data, so every process builds the same list of texts and
+runs the unchanged :class:`~crome_audit.engine.ScoringEngine` logic over it (dedupe, length sort, chunks).
+:class:`DataParallelEngine` changes two things:
 
-1. rank 0 looks the unique texts up in the score cache and broadcasts what is missing (only rank 0 opens
-   the SQLite file, so processes never contend for it and a multi-node run needs no shared disk);
-2. the missing texts are sorted by length (characters, longest first) and dealt round-robin, so each rank
-   scores a disjoint shard of about equal cost, in rounds of ``chunk_size`` texts per rank;
-3. after each round the shards are gathered to every rank (``all_gather_object``); rank 0 writes the
-   round into the cache (an interrupted run resumes from the last round) ;
-4. every rank returns the full reward list, so the audit that follows is identical everywhere; only rank 0
-   writes results.json, samples.jsonl and the report (see ``crome_audit.api``).
+1. the score cache: rank 0 reads the SQLite file and broadcasts what it holds; only rank 0 writes (after
+   every chunk, so an interrupted run resumes), so processes never contend for the file and a multi-node run
+   needs no shared disk;
+2. the forward passes: the RM is wrapped in :class:`ShardedRM`. For adapters that plan their batches
+   (``plan_batches`` + ``score_batch``: the Hugging Face and DPO adapters) rank 0 plans each chunk exactly as
+   one process would, broadcasts the plan, and rank r runs batches r, r+N, r+2N, ... (longest first, so the
+   shares cost about the same). The rewards are gathered to every rank (``all_gather_object``). The same
+   batches means the same kernels: the rewards are bitwise those of one process. Other adapters (``py:``,
+   served RMs) get a round-robin share of each chunk's texts.
 
-Scores do not depend on which batch a text lands in (right padding, last-token pooling), so N processes
-give the same rewards as one. On GPUs each process uses ``cuda:LOCAL_RANK`` (set before the RM loads). On a
-CPU-only machine ``accelerate launch --multi_gpu`` runs the processes on gloo (how the tests run it).
+Every rank returns the full reward list, so the audit that follows is identical everywhere; only rank 0 writes
+results.json, samples.jsonl and the report (``crome_audit.api``). On GPUs each process uses
+``cuda:LOCAL_RANK`` (selected before the RM loads). On a CPU-only machine ``accelerate launch --multi_gpu``
+runs the processes on gloo (how the tests run it).
 """
 
 from __future__ import annotations
 
 import os
 
-from .cache import text_key
 from .engine import ScoringEngine
 from .errors import CromeError
 
@@ -37,22 +39,26 @@ def launched_world_size() -> int:
 
 
 class ProcessGroup:
-    """The launch's rank / world size and the two collectives the engine needs (via accelerate)."""
+    """The launch's rank / world size and the collectives the engine needs."""
 
     def __init__(self):
+        import torch
         from accelerate import PartialState
 
         # PartialState initialises torch.distributed (nccl on GPUs, gloo on CPU) and, on GPUs, selects
-        # cuda:LOCAL_RANK as the current device, so "cuda" means this process's GPU from here on
-        self.state = PartialState()
+        # cuda:LOCAL_RANK as the current device, so "cuda" means this process's GPU from here on. Without
+        # GPUs it must be told cpu=True, or it reports one process although the launcher started several.
+        self.state = PartialState(cpu=not torch.cuda.is_available())
         self.rank = self.state.process_index
         self.world = self.state.num_processes
         self.is_main = self.state.is_main_process
 
     def broadcast(self, obj):
-        from accelerate.utils import broadcast_object_list
+        import torch.distributed as dist
 
-        return broadcast_object_list([obj], from_process=0)[0]
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
     def all_gather(self, obj) -> list:
         import torch.distributed as dist
@@ -61,8 +67,16 @@ class ProcessGroup:
         dist.all_gather_object(out, obj)
         return out
 
-    def barrier(self) -> None:
-        self.state.wait_for_everyone()
+    def merge(self, local: dict, failure) -> dict:
+        """Union of every rank's ``local`` results; a rank's error is raised on every rank (none hangs)."""
+        parts = self.all_gather((local, failure))
+        for _, fail in parts:
+            if fail is not None:
+                raise fail[0](fail[1])
+        merged: dict = {}
+        for part, _ in parts:
+            merged.update(part)
+        return merged
 
 
 def process_group() -> ProcessGroup | None:
@@ -70,57 +84,83 @@ def process_group() -> ProcessGroup | None:
     return ProcessGroup() if launched_world_size() > 1 else None
 
 
+def _guarded(fn):
+    """Run ``fn()``; return (result, None) or ({}, (type, message)) for our typed errors."""
+    try:
+        return fn(), None
+    except CromeError as e:  # tell the other ranks, or they would wait in the gather forever
+        return {}, (type(e), str(e))
+
+
+class ShardedRM:
+    """A reward model whose forward passes are shared out over the process group (see module docstring).
+    Everything else (name, fingerprint, info, encode) is the wrapped RM's."""
+
+    def __init__(self, rm, group: ProcessGroup):
+        self.rm = rm
+        self.group = group
+
+    def __getattr__(self, name):
+        return getattr(self.rm, name)
+
+    def score_encoded(self, items) -> list[float]:
+        g, rm = self.group, self.rm
+        if not hasattr(rm, "plan_batches"):
+            mine = list(range(g.rank, len(items), g.world))
+            local, fail = _guarded(lambda: dict(zip(mine, rm.score_encoded([items[i] for i in mine]) if mine else [])))
+            merged = g.merge(local, fail)
+            return [merged[i] for i in range(len(items))]
+        # one plan for all (an OOM back-off on one rank must not change the others' plans)
+        plan = g.broadcast(rm.plan_batches(items) if g.is_main else None)
+        batches, rep = plan
+
+        def run():
+            out = {}
+            for batch in batches[g.rank::g.world]:
+                out.update(zip(batch, rm.score_batch([items[i] for i in batch])))
+            return out
+
+        merged = g.merge(*_guarded(run))
+        return [merged[rep[i]] for i in range(len(items))]
+
+    def score(self, prompts, responses) -> list[float]:
+        g = self.group
+        mine = list(range(g.rank, len(responses), g.world))
+        local, fail = _guarded(lambda: dict(zip(mine, self.rm.score([prompts[i] for i in mine],
+                                                                    [responses[i] for i in mine]) if mine else [])))
+        merged = g.merge(local, fail)
+        return [merged[i] for i in range(len(responses))]
+
+
+class _RankZeroCache:
+    """The score cache as every rank sees it: rank 0's lookups, broadcast; writes reach the file on rank 0."""
+
+    def __init__(self, cache, group: ProcessGroup):
+        self.cache = cache if group.is_main else None
+        self.group = group
+
+    def get_many(self, model: str, keys: list[str]) -> dict[str, float]:
+        found = self.cache.get_many(model, keys) if self.cache is not None else None
+        return self.group.broadcast(found)
+
+    def put_many(self, model: str, items: dict[str, float]) -> None:
+        if self.cache is not None:
+            self.cache.put_many(model, items)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
 class DataParallelEngine(ScoringEngine):
-    """A :class:`ScoringEngine` whose new texts are scored by all processes (see module docstring). Give the
-    cache to rank 0 only; other ranks get ``cache=None``."""
+    """A :class:`ScoringEngine` for one process of a launch (see module docstring). ``cache``: rank 0's
+    ScoreCache (None on the other ranks, or for no cache at all: then pass None on rank 0 too)."""
 
     def __init__(self, rm, group: ProcessGroup, cache=None, chunk_size: int = 2048, progress: bool = True):
-        super().__init__(rm, cache=cache if group.is_main else None, chunk_size=chunk_size,
+        # whether a cache is used must be the same on every rank: rank 0 decides
+        use_cache = group.broadcast(cache is not None if group.is_main else None)
+        shared = _RankZeroCache(cache, group) if use_cache else None
+        super().__init__(ShardedRM(rm, group), cache=shared, chunk_size=chunk_size,
                          progress=progress and group.is_main)
         self.group = group
         self.stats["processes"] = group.world
-
-    def score(self, prompts, responses, desc: str = "scoring") -> list[float]:
-        if len(prompts) != len(responses):
-            raise ValueError("prompts and responses differ in length")
-        g = self.group
-        keys = [text_key(p, r) for p, r in zip(prompts, responses)]
-        first: dict[str, int] = {}
-        for i, k in enumerate(keys):
-            first.setdefault(k, i)
-        known = {}
-        if g.is_main and self.cache is not None:
-            known = self.cache.get_many(self.rm.fingerprint, list(first))
-        known = g.broadcast(known)  # every rank needs the cached rewards for the full list
-        self.stats["requested"] += len(keys)
-        self.stats["unique"] += len(first)
-        self.stats["cache_hits"] += len(known)
-        todo = [i for k, i in first.items() if k not in known]
-        todo.sort(key=lambda i: (-len(str(prompts[i])) - len(responses[i]), i))
-        per_round = max(1, self.chunk_size) * g.world
-        cache, self.cache = self.cache, None  # shards are written by rank 0 after each gather
-        try:
-            for start in range(0, len(todo), per_round):
-                mine = todo[start: start + per_round][g.rank::g.world]
-                local_stats = dict(self.stats)
-                try:
-                    new = self._score_new([prompts[i] for i in mine], [responses[i] for i in mine],
-                                          [keys[i] for i in mine], desc) if mine else {}
-                    failure = None
-                except CromeError as e:  # tell the other ranks, or they would wait in the gather forever
-                    new, failure = {}, (type(e), str(e))
-                self.stats = local_stats  # count the round once, globally, below
-                parts = g.all_gather((new, failure))
-                for _, fail in parts:
-                    if fail is not None:
-                        raise fail[0](fail[1])
-                merged: dict[str, float] = {}
-                for part, _ in parts:
-                    merged.update(part)
-                if cache is not None:
-                    cache.put_many(self.rm.fingerprint, merged)
-                known.update(merged)
-                self.stats["scored"] += len(merged)
-        finally:
-            self.cache = cache
-        return [known[k] for k in keys]

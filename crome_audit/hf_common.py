@@ -75,6 +75,31 @@ def token_budget_batches(lengths: list[int], max_batch_tokens: int, batch_size: 
     return batches
 
 
+def plan_unique_batches(encoded, max_batch_tokens: int, batch_size: int | None = None):
+    """``(batches, rep)``: texts that tokenize to the same ids share one representative (``rep[i]``), so true
+    ties come out exactly equal; the representatives are grouped by :func:`token_budget_batches`. Batches hold
+    indices into ``encoded``."""
+    first: dict[tuple, int] = {}
+    rep = [first.setdefault((tuple(e.input_ids), tuple(getattr(e, "token_type_ids", None) or ()),
+                             getattr(e, "n_response", None)), i)  # DPO: same ids, other response span
+           for i, e in enumerate(encoded)]
+    uniq = list(first.values())
+    batches = token_budget_batches([len(encoded[i].input_ids) for i in uniq], max_batch_tokens, batch_size)
+    return [[uniq[j] for j in b] for b in batches], rep
+
+
+def score_planned(rm, encoded) -> list[float]:
+    """``score_encoded`` for adapters with ``plan_batches(encoded) -> (batches, rep)`` and ``score_batch(items)``:
+    one call per planned batch. The data-parallel engine runs the same plan, a share of the batches per process,
+    so N processes compute exactly the batches one process would (bitwise-equal rewards)."""
+    batches, rep = rm.plan_batches(encoded)
+    scores: dict[int, float] = {}
+    for batch in batches:
+        for i, r in zip(batch, rm.score_batch([encoded[i] for i in batch])):
+            scores[i] = r
+    return [scores[rep[i]] for i in range(len(encoded))]
+
+
 def _module_device(module):
     """The device a module's weights live on (None for meta / offloaded weights: accelerate's hooks move)."""
     for p in module.parameters():

@@ -40,7 +40,8 @@ from ..hf_common import (
     input_device,
     placement_info,
     placement_kwargs,
-    token_budget_batches,
+    plan_unique_batches,
+    score_planned,
 )
 from .base import RewardModel, option, register_adapter
 
@@ -259,21 +260,23 @@ class DPORewardModel(RewardModel):
         self.n_truncated += sum(e.truncated for e in enc)
         return enc
 
-    def score_encoded(self, encoded) -> list[float]:
+    def plan_batches(self, encoded):
+        """``(batches, rep)``: one pass per distinct token sequence, grouped by token budget."""
+        return plan_unique_batches(encoded, self.max_batch_tokens, self.batch_size)
+
+    def score_batch(self, items) -> list[float]:
+        """Implicit rewards of one planned batch: policy (minus reference) response log-probabilities."""
         import torch
 
         avg = self.mode == "avg"
-        out = [0.0] * len(encoded)
         with torch.inference_mode():
-            for batch in token_budget_batches([len(e.input_ids) for e in encoded], self.max_batch_tokens,
-                                              self.batch_size):
-                items = [encoded[i] for i in batch]
-                r = response_logprobs(self.policy, items, self.pad_id, avg)
-                if self.ref is not None:
-                    r = [a - b for a, b in zip(r, response_logprobs(self.ref, items, self.pad_id, avg))]
-                for i, v in zip(batch, r):
-                    out[i] = v
-        return out
+            r = response_logprobs(self.policy, items, self.pad_id, avg)
+            if self.ref is not None:
+                r = [a - b for a, b in zip(r, response_logprobs(self.ref, items, self.pad_id, avg))]
+        return r
+
+    def score_encoded(self, encoded) -> list[float]:
+        return score_planned(self, encoded)
 
     def score(self, prompts, responses) -> list[float]:
         return self.score_encoded(self.encode(prompts, responses))

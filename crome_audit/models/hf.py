@@ -198,21 +198,23 @@ class HFRewardModel(RewardModel):
         ids, mask, types = collate(items, self.pad_id, input_device(self.model))
         return reward_forward(self.model, ids, mask, types, self._own_pooling).float().cpu().tolist()
 
-    def score_encoded(self, encoded) -> list[float]:
+    def plan_batches(self, encoded):
+        """``(batches, rep)``: one forward pass per distinct token sequence, grouped by token budget."""
+        from ..hf_common import plan_unique_batches
+
+        return plan_unique_batches(encoded, self.max_batch_tokens, self.batch_size)
+
+    def score_batch(self, items) -> list[float]:
+        """Rewards of one planned batch (halved and retried on out-of-memory)."""
         import torch
 
-        # texts that tokenize to the same ids are one forward pass: true ties come out exactly equal
-        first: dict[tuple, int] = {}
-        for i, e in enumerate(encoded):
-            first.setdefault((tuple(e.input_ids), tuple(e.token_type_ids or ())), i)
-        uniq = list(first.values())
-        scores: dict[int, float] = {}
         with torch.inference_mode():
-            for batch in self.batches([encoded[i] for i in uniq]):
-                out_batch = self._forward_with_backoff([encoded[uniq[j]] for j in batch])
-                for j, r in zip(batch, out_batch):
-                    scores[uniq[j]] = r
-        return [scores[first[(tuple(e.input_ids), tuple(e.token_type_ids or ()))]] for e in encoded]
+            return self._forward_with_backoff(items)
+
+    def score_encoded(self, encoded) -> list[float]:
+        from ..hf_common import score_planned
+
+        return score_planned(self, encoded)
 
     def _forward_with_backoff(self, items) -> list[float]:
         import torch
