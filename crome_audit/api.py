@@ -85,7 +85,10 @@ def _engine(rm, cache, progress, rm_args, rm_options):
     from .engine import ScoringEngine
 
     if isinstance(rm, str):
-        process_group()  # under a launcher: join the group first, so "cuda" means this rank's GPU at load time
+        group = process_group()  # under a launcher: join the group first, so "cuda" means this rank's GPU
+        if group is not None and ((rm_args or {}).get("device_map") or rm_options.get("device_map")):
+            raise InputError("device_map under accelerate launch: every process would spread its copy over all "
+                             "GPUs; use one of the two (docs/scale-out.md), or vLLM with tensor + data parallel")
         return scoring_engine(load_rm(rm, rm_args, **rm_options), cache=cache, progress=progress)
     if rm_args or rm_options:
         raise InputError("options are for a spec string; this reward model is loaded already")

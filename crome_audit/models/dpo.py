@@ -184,9 +184,9 @@ class DPOOptions:
     trust_remote_code: bool = option(False, "Allow custom model code from the model folder/hub.")
     batch_size: int | None = option(None, "Max texts per batch (default: token-budget batching only).")
     max_batch_tokens: int | None = option(None, "Padded tokens per batch (default 4096 on CPU, 16384 on GPU).")
-    device_map: str | None = option(None, "accelerate big-model placement: auto, balanced, sequential, or a JSON "
+    device_map: str | dict | None = option(None, "accelerate big-model placement: auto, balanced, sequential, or a JSON "
                                           "object module -> device (layers spread over GPUs/CPU).")
-    max_memory: str | None = option(None, "With device_map: per-device caps, e.g. 0=70GiB,1=70GiB,cpu=200GiB.")
+    max_memory: str | dict | None = option(None, "With device_map: per-device caps, e.g. 0=70GiB,1=70GiB,cpu=200GiB.")
 
 
 @register_adapter("dpo", DPOOptions, target="POLICY[,REFERENCE]",

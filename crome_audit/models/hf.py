@@ -39,9 +39,9 @@ class HFOptions:
                                                 "halved on OOM).")
     gguf_file: str | None = option(None, "GGUF file name inside the model folder (set for you when --rm is a "
                                          ".gguf path).")
-    device_map: str | None = option(None, "accelerate big-model placement for RMs that do not fit one GPU: auto, "
+    device_map: str | dict | None = option(None, "accelerate big-model placement for RMs that do not fit one GPU: auto, "
                                           "balanced, sequential, or a JSON object module -> device.")
-    max_memory: str | None = option(None, "With device_map: per-device caps, e.g. 0=70GiB,1=70GiB,cpu=200GiB.")
+    max_memory: str | dict | None = option(None, "With device_map: per-device caps, e.g. 0=70GiB,1=70GiB,cpu=200GiB.")
     offload_folder: str | None = option(None, "With device_map: folder for layers placed on 'disk'.")
 
 
