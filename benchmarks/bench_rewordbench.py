@@ -5,6 +5,9 @@ read against).
     python benchmarks/bench_rewordbench.py [--rm length] [--data ../shared/data/rewardbench/filtered.jsonl]
         [--limit-per-subset K] [--transformations all]
 
+Every number is on the 4-section basis of the RewardBench score (pairs a transformation does not change keep
+their original outcome), so ``original - score == mean_drop``; drops carry their bootstrap CIs.
+
 Peer for the transformation cost: scoring the untransformed set once (what RewardBench itself costs);
 the printed ratio says how many RewardBench-equivalents of scoring a reWordBench run is.
 """
@@ -49,17 +52,27 @@ def main() -> None:
     entry, samples = run_benchmark("rewordbench", ScoringEngine(rm, progress=False), data=args.data,
                                    transformations=args.transformations, limit_per_subset=args.limit_per_subset)
     t_rwb = time.perf_counter() - t0
-    print(f"rm={args.rm} pairs={entry['n']} transformed pairs={len(samples)} "
+    changed = sum(s["transformation"] is not None for s in samples)
+    print(f"rm={args.rm} pairs={entry['n']} transformed pairs={changed} "
           f"(all transformations over all pairs: {n_new})")
     print(f"transformations alone: {t_transform:.1f}s ({n_new / t_transform:.0f} pairs/s); rewardbench run "
           f"{t_rb:.1f}s; rewordbench run {t_rwb:.1f}s; ratio rewordbench/rewardbench {t_rwb / t_rb:.1f}x")
-    print(f"original score {entry['original_score']:.4f}  mean transformed {entry['score']:.4f}  "
-          f"mean drop {entry['mean_drop']:+.4f}")
-    print(f"{'transformation':<32}{'n':>6}{'orig':>8}{'trans':>8}{'drop':>8}{'flip':>8}")
+    m = entry["metrics"]
+
+    def ci(name):
+        lo, hi = m[name]["ci"] or (float("nan"), float("nan"))
+        return f"[{lo:+.5f}, {hi:+.5f}]"
+
+    print(f"original score {entry['original_score']:.4f}  score (mean transformed) {entry['score']:.4f}  "
+          f"mean drop {entry['mean_drop']:+.6f} {ci('mean_drop')}  original - score "
+          f"{entry['original_score'] - entry['score']:+.6f}")
+    print("all numbers on the 4-section basis (unchanged pairs keep their original outcome); flip = share of the "
+          "changed pairs whose outcome flipped")
+    print(f"{'transformation':<32}{'changed':>8}{'orig':>8}{'trans':>8}{'drop':>9}  {'95% CI':<22}{'flip':>7}")
     for name, res in entry["transformations"].items():
         o = res["overall"]
-        print(f"{name:<32}{o['n']:>6}{o['original']:>8.3f}{o['transformed']:>8.3f}{o['drop']:>+8.3f}"
-              f"{o['flip_rate']:>8.3f}")
+        print(f"{name:<32}{o['n_transformed']:>8}{o['original']:>8.3f}{o['transformed']:>8.3f}{o['drop']:>+9.5f}  "
+              f"{ci('drop.' + name):<22}{o['flip_rate']:>7.3f}")
     for r in entry["not_run"]:
         print(f"not run: {r['name']}: {r['reason']}")
 

@@ -7,8 +7,8 @@
 Every control is a plain ``f(prompts, responses) -> list[float]`` (a ``py:`` RM):
 
 - ``style_blind``: a quality proxy that is blind to style by a generic rule, not by knowing the probes'
-  strings: the share of the reference answer's content bigrams (consecutive content words: alphanumeric,
-  lower-cased, stop words out) that the response contains, leaving out bigrams the prompt itself contains
+  strings: the share of the reference answer's content bigrams (consecutive content words within a sentence
+  or line: alphanumeric, lower-cased, stop words out) that the response contains, leaving out bigrams the prompt itself contains
   (restating the question is not answering it). The reference for a prompt is the union of the ``chosen``
   answers for that prompt in the file named by ``$CROME_AUDIT_CONTROL_REFERENCE``. Markup, emoji,
   whitespace and punctuation cannot change it, and added sentences only at their junction with the answer;
@@ -38,6 +38,7 @@ from .models import LengthRM
 
 REFERENCE_ENV = "CROME_AUDIT_CONTROL_REFERENCE"
 WORD_RE = re.compile(r"[A-Za-z0-9]+")
+SEGMENT_RE = re.compile(r"[.!?:;]+[\"')\]]*(?:\s|$)|\n")
 STOPWORDS = frozenset(
     "a an the and or but if then so of to in on at by for with from as is are was were be been being it its this "
     "that these those i you he she we they me him her us them my your his our their not no do does did have has "
@@ -51,8 +52,13 @@ EMOJI_RANGES = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF))
 
 
 def content_bigrams(text: str) -> frozenset[tuple[str, str]]:
-    words = [w for w in (m.lower() for m in WORD_RE.findall(text)) if w not in STOPWORDS]
-    return frozenset(zip(words, words[1:]))
+    """Consecutive content words within one sentence or line (so a sentence added before or after the answer
+    creates no bigram with it)."""
+    out = set()
+    for segment in SEGMENT_RE.split(text):
+        words = [w for w in (m.lower() for m in WORD_RE.findall(segment)) if w not in STOPWORDS]
+        out.update(zip(words, words[1:]))
+    return frozenset(out)
 
 
 @lru_cache(maxsize=4)

@@ -1,21 +1,26 @@
-"""The CI regression gate: compare a run's results.json with thresholds and/or a baseline, noise-aware.
+"""The CI regression gate: compare a run's results.json (schema 2.0) with thresholds and/or a baseline.
 
 A regression counts only when it lies outside the confidence intervals (CI), so bootstrap noise never fails a
-build. Rules (``tol`` = the tolerance for that kind of metric, 0 by default):
+build. Every interval is one the run itself reports; the gate invents none (no CI: the point estimate).
+Rules (``tol`` = the tolerance for that kind of metric, 0 by default):
 
-- spurious probe vs baseline: the magnitude interval of the effect CI (``[0, max|CI|]`` when the CI contains 0,
-  else ``[min|CI|, max|CI|]``) of the run lies entirely above the baseline's: ``new.low > base.high + tol``.
-- causal probe vs baseline (the reward should drop, effect < 0): the run's effect CI lies entirely above the
-  baseline's, i.e. the run reacts less to broken content: ``new.ci_low > base.ci_high + tol``.
-- spurious / causal index vs baseline: the same rule on the index CI (from the summary when it has one, else
-  ``index ± 1.96·SE`` with ``SE = sqrt(Σ se_i²) / k`` and ``se_i = (ci_high - ci_low) / 3.92`` per probe).
-- benchmark ``score`` (higher is better) vs baseline: ``new.high < base.low - tol``, with a binomial CI
-  ``score ± 1.96·sqrt(p(1-p)/n)`` when the number of items n is known.
-- thresholds: ``--max-*`` fails when the CI's low end (magnitude for effects) is above the limit,
-  ``--min-*`` when the CI's high end is below it.
-- no CI available: the interval is the point estimate itself.
+- spurious probe vs baseline: its ``instability`` (mean |Δ| / σ_m; higher = worse) fails when
+  ``new.ci_low > base.ci_high + tol``.
+- causal probe vs baseline: its ``detection_rate`` (P(original beats degraded); lower = worse) fails when
+  ``new.ci_high < base.ci_low - tol``.
+- spurious / causal index vs baseline: ``summary.spurious_index_ci`` / ``causal_index_ci`` (one joint
+  bootstrap of the run), spurious higher = worse, causal lower = worse. When the two runs ran different
+  probe suites the indices are not comparable and are not judged (the probe checks still are).
+- benchmark vs baseline: its headline metric ``metrics.score`` (``{value, ci, n, higher_is_better}``; the
+  direction comes from ``higher_is_better``). Only the headline is compared by default: comparing every
+  sub-metric (30+ for RewardBench) would fail builds by multiplicity alone; gate sub-metrics with thresholds.
+- thresholds: ``--max-*`` fails when the CI's low end is above the limit, ``--min-*`` when the CI's high end
+  is below it. ``--max-effect ATTR=V`` limits instability: of an attribute (``summary.spurious_attributes``)
+  or of one probe (by name).
+- a degenerate RM (``summary.degenerate.flagged``: constant, at chance, or within the noise reference)
+  fails unless ``allow_degenerate`` is set; its numbers do not measure robustness.
 A run whose point estimate leaves the baseline's CI in the bad direction while the CIs still overlap gets a
-warning, never a failure.
+warning, never a failure. A probe with ``insufficient_n`` is shown but never fails (warning at most).
 
     from crome_audit.gate import GateConfig, evaluate, make_baseline
     outcome = evaluate(read_results("runs/new"), GateConfig(max_spurious_index=0.3), baseline=None)
@@ -26,19 +31,23 @@ Plain data in and out; no torch. Output formats (JUnit XML, GitHub annotations, 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
 from .registry import suggest
-from .report.compare import dig, dmap, index_of, num
+from .report.compare import dig, interval, num
 from .results import read_json_file, read_results, write_json_atomic
 
-Z = 1.959964
-BASELINE_VERSION = "1.0"
-KNOWN_BENCHMARKS = ("rewardbench", "rewordbench", "wildguard", "rmbench")
+BASELINE_VERSION = "2.0"
 TOLERANCE_KINDS = ("effect", "index", "benchmark")
+PROBE_BASELINE_KEYS = ("name", "attribute", "kind", "family", "n", "n_clusters", "insufficient_n",
+                       "length_confounded", "effect_size", "ci_low", "ci_high", "instability", "instability_ci",
+                       "hack_rate", "hack_rate_ci", "decision_change_rate", "decision_change_rate_ci",
+                       "detection_rate", "detection_rate_ci")
+# probe kind -> (metric, its CI key, the bad direction)
+PROBE_METRIC = {"spurious": ("instability", "instability_ci", "up"),
+                "causal": ("detection_rate", "detection_rate_ci", "down")}
 
 
 @dataclass
@@ -50,16 +59,18 @@ class GateConfig:
     min_causal_index: float | None = field(default=None, metadata={
         "help": "Fail when the causal index is below this, beyond its CI."})
     max_effect: dict = field(default_factory=dict, metadata={
-        "help": "ATTR (probe attribute or name) -> max |effect size|; fails when the CI's magnitude exceeds it."})
+        "help": "Spurious attribute or probe name -> max instability (mean |Δ| / margin SD), beyond its CI."})
     min_benchmark: dict = field(default_factory=dict, metadata={
-        "help": "Benchmark path (rewardbench, rewardbench.Chat Hard, rmbench.hard) -> minimum score."})
+        "help": "NAME[.METRIC] (rewardbench = rewardbench.score, 'rewardbench.Chat Hard') -> minimum."})
     max_benchmark: dict = field(default_factory=dict, metadata={
-        "help": "Benchmark path (rewordbench.mean_drop, wildguard.asr.16) -> maximum value."})
+        "help": "NAME[.METRIC] (rewordbench.mean_drop) -> maximum."})
     tolerance: dict = field(default_factory=lambda: dict.fromkeys(TOLERANCE_KINDS, 0.0), metadata={
         "help": "Extra margin per metric kind (effect, index, benchmark) before a CI-separated "
                 "difference from the baseline counts as a regression."})
     fail_on_missing: bool = field(default=False, metadata={
         "help": "Fail (instead of warn) when a probe or benchmark of the baseline is missing from the run."})
+    allow_degenerate: bool = field(default=False, metadata={
+        "help": "Gate an RM flagged degenerate (summary.degenerate) instead of failing it."})
 
     def has_thresholds(self) -> bool:
         return any([self.max_spurious_index is not None, self.min_causal_index is not None, self.max_effect,
@@ -70,7 +81,7 @@ class GateConfig:
 class Check:
     """One gated metric: one JUnit test case, one line of output."""
 
-    group: str  # threshold | probe | index | benchmark | coverage
+    group: str  # threshold | probe | index | benchmark | coverage | degenerate
     name: str
     status: str  # pass | warn | fail
     message: str
@@ -98,104 +109,53 @@ class Outcome:
         return 1 if self.failed else 0
 
 
-# ---- intervals ----------------------------------------------------------------------------------------
-
-def _ci(lo, hi, value) -> tuple[float, float] | None:
-    lo, hi, v = num(lo), num(hi), num(value)
-    if lo is not None and hi is not None:
-        return (min(lo, hi), max(lo, hi))
-    return (v, v) if v is not None else None
+def _summary(obj: dict) -> dict:
+    s = obj.get("summary") if isinstance(obj, dict) else None
+    return s if isinstance(s, dict) else {}
 
 
-def magnitude(ci: tuple[float, float]) -> tuple[float, float]:
-    lo, hi = ci
-    if lo <= 0 <= hi:
-        return (0.0, max(-lo, hi))
-    return (min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))
+def index_value(summary: dict, kind: str) -> tuple[float | None, tuple | None]:
+    """(index, its CI from ``summary.<kind>_index_ci``, or the point estimate when the run has none)."""
+    v = num(summary.get(f"{kind}_index"))
+    return v, interval(summary.get(f"{kind}_index_ci"), v)
 
 
-def index_ci(summary: dict, probes: list[dict], kind: str, value: float | None) -> tuple | None:
-    """CI of a spurious/causal index: the summary's own if present, else from the probe CIs (normal approx.)."""
-    if value is None:
-        return None
-    own = summary.get(f"{kind}_index_ci") if isinstance(summary, dict) else None
-    if isinstance(own, (list, tuple)) and len(own) == 2 and None not in (num(own[0]), num(own[1])):
-        return (num(own[0]), num(own[1]))
-    ses = []
-    for p in probes:
-        if p.get("kind") != kind or num(p.get("effect_size")) is None:
-            continue
-        lo, hi = num(p.get("ci_low")), num(p.get("ci_high"))
-        ses.append((hi - lo) / (2 * Z) if lo is not None and hi is not None else 0.0)
-    if not ses:
-        return (value, value)
-    se = math.sqrt(sum(s * s for s in ses)) / len(ses)
-    return (value - Z * se, value + Z * se)
+def probe_metric(p: dict) -> tuple[str, float | None, tuple | None]:
+    """(metric name, value, CI) that the gate judges for a probe: instability or detection rate."""
+    key, ci_key, _ = PROBE_METRIC.get(p.get("kind"), PROBE_METRIC["spurious"])
+    v = num(p.get(key))
+    return key, v, interval(p.get(ci_key), v)
 
 
-def _bench_n(name: str, b: dict) -> float | None:
-    n = num(b.get("n"))
-    if n:
-        return n
-    if name == "rewardbench":
-        ns = [num(dig(s, "n")) for s in dmap(b, "subsets").values() if isinstance(s, dict)]
-    elif name == "rmbench":
-        ns = [num(dig(d, "n")) for d in dmap(b, "domains").values() if isinstance(d, dict)]
-    elif name == "wildguard":
-        ns = [num(b.get("n_harmful"))]
-    elif name == "rewordbench":  # a mean over rewrites of the same pairs: count the pairs once (conservative)
-        sizes = [sum(num(dig(s, "n")) or 0 for s in dmap(t, "sections").values() if isinstance(s, dict))
-                 for t in dmap(b, "transformations").values() if isinstance(t, dict)]
-        ns = [min(sizes)] if sizes else []
-    else:
-        return None
-    ns = [x for x in ns if x]
-    return sum(ns) if ns else None
-
-
-def bench_ci(name: str, b: dict, value: float | None, n: float | None = None) -> tuple | None:
-    if value is None:
-        return None
-    """Binomial normal CI of a rate measured on n items (n=None: the benchmark's own size; n=0: unknown)."""
-    if num(b.get("ci_low")) is not None and num(b.get("ci_high")) is not None and n is None:
-        return (num(b["ci_low"]), num(b["ci_high"]))
-    n = n if n is not None else _bench_n(name, b)
-    if not n or n <= 0 or not 0.0 <= value <= 1.0:
-        return (value, value)
-    half = Z * math.sqrt(value * (1 - value) / n)
-    return (value - half, value + half)
+def degenerate_reasons(results: dict) -> list[str] | None:
+    """The reasons a run is flagged degenerate, or None when it is not flagged."""
+    d = _summary(results).get("degenerate")
+    if isinstance(d, dict) and d.get("flagged") is True:
+        reasons = d.get("reasons")
+        return [str(r) for r in reasons] if isinstance(reasons, list) and reasons else ["(no reason given)"]
+    return None
 
 
 # ---- baseline -----------------------------------------------------------------------------------------
 
 def make_baseline(results: dict) -> dict:
-    """The baseline record: probes with CIs, indices with CIs, benchmark scores with CIs."""
-    probes = [{k: p.get(k) for k in ("name", "attribute", "kind", "family", "n", "effect_size", "ci_low",
-                                     "ci_high", "flip_rate")} for p in results.get("probes") or []
+    """The baseline record: probes with their metrics and CIs, the indices with CIs, benchmark metrics."""
+    probes = [{k: p.get(k) for k in PROBE_BASELINE_KEYS} for p in results.get("probes") or []
               if isinstance(p, dict)]
-    summary = results.get("summary") if isinstance(results.get("summary"), dict) else {}
-    out_summary = {}
-    for kind in ("spurious", "causal"):
-        v = num(summary.get(f"{kind}_index"))
-        out_summary[f"{kind}_index"] = v
-        out_summary[f"{kind}_index_ci"] = list(index_ci(summary, probes, kind, v) or ()) or None
+    summary = _summary(results)
+    out_summary = {k: summary.get(k) for k in ("spurious_index", "spurious_index_ci", "causal_index",
+                                               "causal_index_ci", "spurious_attributes", "causal_attributes",
+                                               "degenerate")}
     benches = {}
     benchmarks = results.get("benchmarks") if isinstance(results.get("benchmarks"), dict) else {}
     for name, b in benchmarks.items():
-        if not isinstance(b, dict):
-            continue
-        score = num(b.get("score"))
-        ci = bench_ci(name, b, score)
-        entry = {"score": score, "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
-                 "n": _bench_n(name, b)}
-        for key in ("sections", "mean_drop", "hard", "normal", "easy", "asr", "refusal_rate"):
-            if key in b:
-                entry[key] = b[key]
-        benches[name] = entry
+        if isinstance(b, dict) and isinstance(b.get("metrics"), dict):
+            benches[name] = {"metrics": b["metrics"]}
     return {"crome_audit_baseline": BASELINE_VERSION,
             "source": {"rm": dig(results, "rm", "name"), "fingerprint": dig(results, "rm", "fingerprint"),
                        "data_sha256": dig(results, "data", "sha256"), "results": results.get("_path"),
-                       "git_commit": dig(results, "versions", "git_commit")},
+                       "git_commit": dig(results, "versions", "git_commit"),
+                       "schema_version": results.get("schema_version")},
             "probes": probes, "summary": out_summary, "benchmarks": benches}
 
 
@@ -218,8 +178,11 @@ def load_baseline(path) -> dict:
     if not isinstance(obj, dict) or "crome_audit_baseline" not in obj:
         raise InputError(f"{p}: not a crome-audit baseline (write one with `crome-audit gate RUN "
                          "--write-baseline FILE`) or results.json")
-    if str(obj["crome_audit_baseline"]).split(".")[0] != BASELINE_VERSION.split(".")[0]:
-        raise InputError(f"{p}: baseline version {obj['crome_audit_baseline']} not supported")
+    version = str(obj["crome_audit_baseline"])
+    if version.split(".")[0] != BASELINE_VERSION.split(".")[0]:
+        raise InputError(f"{p}: baseline version {version} records the old effect-size metrics; this gate "
+                         f"needs version {BASELINE_VERSION}: re-run the baseline's audit and record it again "
+                         "with `crome-audit gate RUN --write-baseline FILE`")
     for key, typ in (("probes", list), ("summary", dict), ("benchmarks", dict)):
         if not isinstance(obj.get(key, typ()), typ):
             raise InputError(f"{p}: field '{key}' must be a {typ.__name__}")
@@ -255,70 +218,43 @@ def _check_max(group, name, value, ci, limit, what="") -> Check:
     return Check(group, name, st, msg, value=value, ci=ci, limit=limit)
 
 
-def _check_min(group, name, value, ci, limit) -> Check:
+def _check_min(group, name, value, ci, limit, what="") -> Check:
     if value is None:
         return Check(group, name, "fail", f"{name}: no value in the run (limit ≥ {limit:g})", limit=limit)
     hi = ci[1] if ci else value
     if hi < limit:
-        st, msg = "fail", f"{name} {_f3(value)}{fmt_ci(ci)} is below the minimum {limit:g} beyond its CI"
+        st, msg = "fail", f"{name} {what}{_f3(value)}{fmt_ci(ci)} is below the minimum {limit:g} beyond its CI"
     elif value < limit:
-        st, msg = "warn", f"{name} {_f3(value)}{fmt_ci(ci)} is below {limit:g} but within its CI"
+        st, msg = "warn", f"{name} {what}{_f3(value)}{fmt_ci(ci)} is below {limit:g} but within its CI"
     else:
-        st, msg = "pass", f"{name} {_f3(value)}{fmt_ci(ci)} ≥ {limit:g}"
+        st, msg = "pass", f"{name} {what}{_f3(value)}{fmt_ci(ci)} ≥ {limit:g}"
     return Check(group, name, st, msg, value=value, ci=ci, limit=limit)
 
 
-def _bench_value(benchmarks: dict, path: str):
-    """Resolve 'rewardbench', 'rewardbench.Chat Hard', 'rmbench.hard', 'wildguard.asr.16' -> (value, CI,
-    present). The CI is binomial with the n that value was measured on, when that n is known."""
-    name, _, rest = path.partition(".")
+def bench_metric(benchmarks: dict, path: str):
+    """Resolve 'rewardbench' (= rewardbench.score) or 'rewardbench.Chat Hard' to the metric record, from the
+    benchmark's ``metrics`` only. Returns (metric dict | None, status): status is "ok", "not_run" or
+    "unreadable" (the benchmark carries no ``metrics``). Unknown names are an InputError with did-you-mean."""
+    name, _, metric = path.partition(".")
+    metric = metric or "score"
     if name not in benchmarks:
-        if name not in KNOWN_BENCHMARKS:
-            raise InputError(f"--min/max-benchmark: unknown benchmark '{name}'"
-                             + suggest(name, set(KNOWN_BENCHMARKS) | set(benchmarks)))
-        return None, None, False
-    b = benchmarks[name]
-    if not isinstance(b, dict):
-        return None, None, True
-    if not rest:
-        value = num(b.get("score"))
-        return value, bench_ci(name, b, value), True
-    node, parts = b, rest.split(".")
-    if parts[0] not in b and isinstance(b.get("sections"), dict) and parts[0] in b["sections"]:
-        parts = ["sections", *parts]  # 'rewardbench.Chat Hard' is short for 'rewardbench.sections.Chat Hard'
-    for part in parts:
-        if not isinstance(node, dict) or part not in node:
-            keys = set(node) if isinstance(node, dict) else set()
-            if node is b and isinstance(b.get("sections"), dict):
-                keys |= set(b["sections"])
-            raise InputError(f"--min/max-benchmark: '{path}': no '{part}' in {name}" + suggest(part, keys))
-        node = node[part]
-    value = accuracy_like(node)
-    return value, bench_ci(name, b, value, n=_path_n(name, b, parts, node) or 0), True
+        close = suggest(name, benchmarks) if benchmarks else ""
+        if close.startswith(" (did you mean"):
+            raise InputError(f"--min/max-benchmark {path}: unknown benchmark '{name}'{close}")
+        return None, "not_run"
+    metrics = benchmarks[name].get("metrics") if isinstance(benchmarks[name], dict) else None
+    if not isinstance(metrics, dict):
+        return None, "unreadable"
+    m = metrics.get(metric)
+    if not isinstance(m, dict):
+        raise InputError(f"--min/max-benchmark {path}: benchmark {name} has no metric '{metric}'"
+                         + suggest(metric, metrics))
+    return m, "ok"
 
 
-def _path_n(name: str, b: dict, parts: list[str], node) -> float | None:
-    """How many items a value below a benchmark's top level was measured on (None: unknown or not a rate)."""
-    if isinstance(node, dict) and num(node.get("n")):
-        return num(node["n"])
-    head = parts[0]
-    if name == "rewardbench" and head == "sections" and len(parts) == 2:
-        ns = [num(s.get("n")) or 0 for s in dmap(b, "subsets").values()
-              if isinstance(s, dict) and s.get("section") == parts[1]]
-        return sum(ns) or None
-    if name == "rmbench" and head in ("hard", "normal", "easy", "score"):
-        return _bench_n(name, b)
-    if name == "wildguard" and head in ("asr", "refusal_rate"):
-        return num(b.get("n_harmful" if head == "asr" else "n_benign"))
-    if name in ("rewordbench", "rewardbench") and head == "score":
-        return _bench_n(name, b)
-    return None
-
-
-def accuracy_like(node):
-    if isinstance(node, dict):
-        return num(node.get("accuracy", node.get("score")))
-    return num(node)
+def metric_value(m: dict) -> tuple[float | None, tuple | None]:
+    v = num(m.get("value"))
+    return v, interval(m.get("ci"), v)
 
 
 def evaluate(results: dict, config: GateConfig, baseline: dict | None = None) -> Outcome:
@@ -326,47 +262,80 @@ def evaluate(results: dict, config: GateConfig, baseline: dict | None = None) ->
         raise InputError("nothing to gate: give --baseline and/or a threshold (--max-spurious-index, "
                          "--min-causal-index, --max-effect, --min-benchmark, --max-benchmark)")
     probes = [p for p in results.get("probes") or [] if isinstance(p, dict)]
-    summary = results.get("summary") if isinstance(results.get("summary"), dict) else {}
+    summary = _summary(results)
     benchmarks = results.get("benchmarks") if isinstance(results.get("benchmarks"), dict) else {}
     checks: list[Check] = []
-    idx = {k: num(summary.get(f"{k}_index")) for k in ("spurious", "causal")}
+
+    reasons = degenerate_reasons(results)
+    if reasons:
+        what = "; ".join(reasons)
+        if config.allow_degenerate:
+            checks.append(Check("degenerate", "degenerate", "warn",
+                                f"degenerate: the RM is flagged degenerate ({what}); gated anyway "
+                                "(--allow-degenerate)"))
+        else:
+            checks.append(Check("degenerate", "degenerate", "fail",
+                                f"degenerate: the RM is flagged degenerate ({what}): its numbers do not measure "
+                                "robustness; pass --allow-degenerate to gate it anyway"))
 
     if config.max_spurious_index is not None:
-        ci = index_ci(summary, probes, "spurious", idx["spurious"])
-        checks.append(_check_max("threshold", "spurious_index", idx["spurious"], ci, config.max_spurious_index))
+        v, ci = index_value(summary, "spurious")
+        checks.append(_check_max("threshold", "spurious_index", v, ci, config.max_spurious_index))
     if config.min_causal_index is not None:
-        ci = index_ci(summary, probes, "causal", idx["causal"])
-        checks.append(_check_min("threshold", "causal_index", idx["causal"], ci, config.min_causal_index))
-    for attr, limit in config.max_effect.items():
-        matched = [p for p in probes if attr in (p.get("attribute"), p.get("name"))]
-        if not matched:
-            opts = {str(p.get("attribute")) for p in probes} | {str(p.get("name")) for p in probes}
-            raise InputError(f"--max-effect {attr}={limit:g}: no probe with that attribute or name"
-                             + suggest(attr, opts))
-        for p in matched:
-            e = num(p.get("effect_size"))
-            if e is None:  # the probe applied to no item (n = 0): nothing to judge
-                checks.append(Check("threshold", f"max_effect:{p['name']}", "warn",
-                                    f"max_effect:{p['name']}: no effect size (n = {p.get('n')}): not judged",
-                                    limit=limit))
-                continue
-            ci = _ci(p.get("ci_low"), p.get("ci_high"), e)
-            mag = magnitude(ci) if ci else None
-            checks.append(_check_max("threshold", f"max_effect:{p['name']}", abs(e), mag, limit,
-                                     what="|effect| "))
+        v, ci = index_value(summary, "causal")
+        checks.append(_check_min("threshold", "causal_index", v, ci, config.min_causal_index))
+    checks += _max_effect_checks(probes, summary, config.max_effect)
     for kind, sign, limits, check in (("min", "≥", config.min_benchmark, _check_min),
                                       ("max", "≤", config.max_benchmark, _check_max)):
         for path, limit in limits.items():
             name = f"{kind}_benchmark:{path}"
-            value, ci, present = _bench_value(benchmarks, path)
-            if not present:
-                checks.append(Check("threshold", name, "fail", f"{name}: benchmark {path.split('.')[0]} was not run "
-                                    f"(needed {sign} {limit:g})", limit=limit))
-                continue
-            checks.append(check("threshold", name, value, ci, limit))
+            m, status = bench_metric(benchmarks, path)
+            if status == "not_run":
+                checks.append(Check("threshold", name, "fail", f"{name}: benchmark {path.split('.')[0]} was not "
+                                    f"run (needed {sign} {limit:g})", limit=limit))
+            elif status == "unreadable":
+                checks.append(Check("threshold", name, "warn", f"{name}: benchmark {path.split('.')[0]} is "
+                                    "unreadable (no 'metrics' record; re-run it with this version)", limit=limit))
+            else:
+                checks.append(check("threshold", name, *metric_value(m), limit))
     if baseline is not None:
         checks += _compare_baseline(results, probes, summary, benchmarks, baseline, config)
     return Outcome(checks)
+
+
+def _max_effect_checks(probes, summary, limits: dict) -> list[Check]:
+    out = []
+    attrs = summary.get("spurious_attributes") if isinstance(summary.get("spurious_attributes"), dict) else {}
+    for attr, limit in limits.items():
+        rec = attrs.get(attr)
+        if isinstance(rec, dict):
+            v = num(rec.get("value"))
+            out.append(_check_max("threshold", f"max_effect:{attr}", v, interval(rec.get("ci"), v), limit,
+                                  what="instability "))
+            continue
+        matched = [p for p in probes if p.get("kind") == "spurious" and attr in (p.get("name"), p.get("attribute"))]
+        if not matched:
+            opts = set(attrs) | {str(p.get("name")) for p in probes if p.get("kind") == "spurious"}
+            raise InputError(f"--max-effect {attr}={limit:g}: no spurious attribute or probe with that name"
+                             + suggest(attr, opts))
+        for p in matched:
+            _, v, ci = probe_metric(p)
+            name = f"max_effect:{p['name']}"
+            if v is None:  # the probe applied to no item (n = 0): nothing to judge
+                out.append(Check("threshold", name, "warn", f"{name}: no instability (n = {p.get('n')}): not judged",
+                                 limit=limit))
+                continue
+            c = _check_max("threshold", name, v, ci, limit, what="instability ")
+            out.append(_soften(c, p))
+    return out
+
+
+def _soften(c: Check, p: dict) -> Check:
+    """A probe with too few prompts is shown, never failed (its CI is not trustworthy)."""
+    if c.status == "fail" and p.get("insufficient_n"):
+        c.status = "warn"
+        c.message += f" (insufficient n: {p.get('n_clusters', p.get('n'))} prompts; not failed)"
+    return c
 
 
 def _missing(config, group, name, what) -> Check:
@@ -385,64 +354,67 @@ def _compare_baseline(results, probes, summary, benchmarks, baseline, config) ->
     run_probes = {str(p.get("name")): p for p in probes}
     base_probes = {str(p.get("name")): p for p in baseline.get("probes") or []}
     for name, bp in base_probes.items():
+        key = PROBE_METRIC.get(bp.get("kind"), PROBE_METRIC["spurious"])[0]
+        label = f"{'instability' if key == 'instability' else 'detection'}:{name}"
         if name not in run_probes:
-            checks.append(_missing(config, "probe", f"effect:{name}", f"probe {name}"))
+            checks.append(_missing(config, "probe", label, f"probe {name}"))
             continue
-        checks.append(_probe_vs_baseline(name, run_probes[name], bp, tol["effect"]))
-    shared = [n for n in base_probes if n in run_probes]
-    same_suite = set(shared) == set(run_probes) == set(base_probes)
+        checks.append(_probe_vs_baseline(label, run_probes[name], bp, tol["effect"]))
+    same_suite = set(run_probes) == set(base_probes)
     bsum = baseline.get("summary") or {}
     for kind in ("spurious", "causal"):
-        if same_suite:
-            new_v, base_v = num(summary.get(f"{kind}_index")), num(bsum.get(f"{kind}_index"))
-            new_ci = index_ci(summary, probes, kind, new_v)
-            base_ci = index_ci(bsum, list(base_probes.values()), kind, base_v)
-            note = ""
-        else:  # compare on the probes both share, recomputed
-            rp, bp = [run_probes[n] for n in shared], [base_probes[n] for n in shared]
-            new_v, base_v = index_of(rp, kind), index_of(bp, kind)
-            new_ci, base_ci = index_ci({}, rp, kind, new_v), index_ci({}, bp, kind, base_v)
-            note = f" (recomputed on {len(shared)} shared probes)"
+        new_v, new_ci = index_value(summary, kind)
+        base_v, base_ci = index_value(bsum, kind)
         if new_v is None or base_v is None:
             continue
+        if not same_suite:
+            checks.append(Check("index", f"{kind}_index", "warn",
+                                f"{kind}_index: not compared: the run and the baseline ran different probe suites "
+                                "(the shared probes are compared one by one)", value=new_v, ci=new_ci,
+                                baseline=base_v, baseline_ci=base_ci))
+            continue
         checks.append(_interval_compare("index", f"{kind}_index", new_v, new_ci, base_v, base_ci,
-                                        worse="up" if kind == "spurious" else "down", tol=tol["index"],
-                                        note=note))
+                                        worse="up" if kind == "spurious" else "down", tol=tol["index"]))
     for name, bb in (baseline.get("benchmarks") or {}).items():
-        if not isinstance(bb, dict) or num(bb.get("score")) is None:
+        bm = dig(bb, "metrics", "score")
+        if not isinstance(bm, dict) or num(bm.get("value")) is None:
             continue
+        label = f"benchmark:{name}"
         if name not in benchmarks or not isinstance(benchmarks[name], dict):
-            checks.append(_missing(config, "benchmark", f"benchmark:{name}", f"benchmark {name}"))
+            checks.append(_missing(config, "benchmark", label, f"benchmark {name}"))
             continue
-        new_v = num(benchmarks[name].get("score"))
-        if new_v is None:
-            checks.append(_missing(config, "benchmark", f"benchmark:{name}", f"benchmark {name} score"))
+        nm = dig(benchmarks[name], "metrics", "score")
+        if not isinstance(dig(benchmarks[name], "metrics"), dict):
+            checks.append(Check("benchmark", label, "warn", f"{label}: unreadable in the run (no 'metrics' record)"))
             continue
-        base_ci = _ci(bb.get("ci_low"), bb.get("ci_high"), bb.get("score"))
-        checks.append(_interval_compare("benchmark", f"benchmark:{name}", new_v,
-                                        bench_ci(name, benchmarks[name], new_v), num(bb["score"]), base_ci,
-                                        worse="down", tol=tol["benchmark"]))
+        if not isinstance(nm, dict) or num(nm.get("value")) is None:
+            checks.append(_missing(config, "benchmark", label, f"benchmark {name} score"))
+            continue
+        hib = nm.get("higher_is_better", bm.get("higher_is_better"))
+        (v, ci), (bv, bci) = metric_value(nm), metric_value(bm)
+        if hib not in (True, False):
+            checks.append(Check("benchmark", label, "pass", f"{label}: {_f3(v)}{fmt_ci(ci)} vs baseline "
+                                f"{_f3(bv)}{fmt_ci(bci)} (no higher_is_better: not judged)", value=v, ci=ci,
+                                baseline=bv, baseline_ci=bci))
+            continue
+        checks.append(_interval_compare("benchmark", label, v, ci, bv, bci, worse="down" if hib else "up",
+                                        tol=tol["benchmark"]))
     return checks
 
 
-def _probe_vs_baseline(name, p, bp, tol) -> Check:
-    e, be = num(p.get("effect_size")), num(bp.get("effect_size"))
-    if e is None or be is None:
-        return Check("probe", f"effect:{name}", "warn", f"effect:{name}: no effect size to compare (n = 0?)")
-    ci, bci = _ci(p.get("ci_low"), p.get("ci_high"), e), _ci(bp.get("ci_low"), bp.get("ci_high"), be)
-    if p.get("kind") == "spurious":
-        return _interval_compare("probe", f"effect:{name}", abs(e), magnitude(ci), abs(be), magnitude(bci),
-                                 worse="up", tol=tol, label="|effect|")
-    return _interval_compare("probe", f"effect:{name}", e, ci, be, bci, worse="up", tol=tol,
-                             label="effect", note=" (causal: should stay negative)")
+def _probe_vs_baseline(label, p, bp, tol) -> Check:
+    key, v, ci = probe_metric(p)
+    _, bv, bci = probe_metric(bp)
+    if v is None or bv is None:
+        return Check("probe", label, "warn", f"{label}: no {key.replace('_', ' ')} to compare (n = 0?)")
+    worse = PROBE_METRIC.get(p.get("kind"), PROBE_METRIC["spurious"])[2]
+    c = _interval_compare("probe", label, v, ci, bv, bci, worse=worse, tol=tol, label=key.replace("_", " "))
+    return _soften(c, p)
 
 
 def _interval_compare(group, name, v, ci, bv, bci, worse, tol, label=None, note="") -> Check:
     ci, bci = ci or (v, v), bci or (bv, bv)
-    sg = label == "effect"
-    val = f"{v:+.3f}" if sg else f"{v:.3f}"
-    bval = f"{bv:+.3f}" if sg else f"{bv:.3f}"
-    desc = f"{label + ' ' if label else ''}{val}{fmt_ci(ci, sg)} vs baseline {bval}{fmt_ci(bci, sg)}{note}"
+    desc = f"{label + ' ' if label else ''}{_f3(v)}{fmt_ci(ci)} vs baseline {_f3(bv)}{fmt_ci(bci)}{note}"
     if worse == "up":  # drifted: the point estimate left the baseline's CI, but the CIs still overlap
         regressed, drifted = ci[0] > bci[1] + tol, v > bci[1] + tol
         improved = ci[1] < bci[0] - tol

@@ -33,6 +33,7 @@ from .stats import (
     holm,
     mean_of,
     percentile_ci,
+    single_threaded_blas,
     tie_credit,
     weighted_sd,
 )
@@ -217,7 +218,12 @@ def _index(rows: list[dict], boots: dict, kind: str, n_boot: int, only_heldout: 
     return value, _ci(np.mean(attr_boots, axis=0)), attrs
 
 
-def compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[ProbeEdits],
+def compute_metrics(*args, **kwargs) -> Metrics:
+    with single_threaded_blas():
+        return _compute_metrics(*args, **kwargs)
+
+
+def _compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[ProbeEdits],
                     new_rewards: list[np.ndarray], seed: int = 0, confounded: set[str] | None = None) -> Metrics:
     """All numbers of one RM's audit. ``clean[side]`` holds the clean rewards per record for each side;
     ``new_rewards[k]`` the rewards of ``edits[k]``'s perturbed texts; ``confounded`` the causal probes the

@@ -2,15 +2,19 @@
 
 Contract (keys other tools rely on; adding keys is always allowed):
 
-    schema_version: "1.0"
+    schema_version: "2.0"                  (docs/results.md defines every number)
     rm:        {name, fingerprint, info?}
     data:      {path, sha256, n}
     config:    {...every option of the run...}
     versions:  {crome_audit, python, torch?, transformers?, git_commit?}
-    probes:    [{name, attribute, kind, family, n, mean_delta, effect_size, ci_low, ci_high,
-                 p_value, flip_rate, seen_in_training?}]
-    summary:   {spurious_index, causal_index, ...}      (None when no probe ran)
-    benchmarks: {name: {score, sections?, subsets?, ...}}   (optional; from ``bench``/``--benchmarks``)
+    probes:    [{name, attribute, kind, n, effect_size, ci_low, ci_high,      (the 1.0 keys, same places)
+                 instability, instability_ci, hack_rate(_ci), decision_change_rate(_ci), detection_rate(_ci),
+                 insufficient_n, length_confounded, n_clusters, per_template, ...}]
+    summary:   {spurious_index(_ci), causal_index(_ci), spurious_attributes, causal_attributes, excluded,
+                degenerate: {flagged, reasons}}       (indices None when no probe ran)
+    clean:     {reward_std, margin_std, pairwise_accuracy(_ci), ...}
+    reference: {length: {probes, summary, clean}, noise: {probes, summary, clean}}
+    benchmarks: {name: {score, metrics: {metric: {value, ci, n, higher_is_better}}, ...}}   (optional)
     examples:  {probe name: [{id, prompt, original, perturbed, side, reward_original, reward_perturbed,
                              other_reward}]}                 (a bounded sample of flipped pairs)
     engine:    {requested, unique, cache_hits, scored, seconds}
@@ -31,8 +35,9 @@ from .errors import InputError
 
 SCHEMA_VERSION = "2.0"
 REQUIRED = ("schema_version", "rm", "data", "config", "versions", "probes", "summary")
-PROBE_KEYS = ("name", "attribute", "kind", "n", "mean_delta", "effect_size", "ci_low", "ci_high", "p_value",
-              "flip_rate")
+# The keys every 2.0 probe record carries (the 1.0 keys that kept their place; the new metrics may be null
+# for a probe that edited nothing, so readers use .get() for them).
+PROBE_KEYS = ("name", "attribute", "kind", "n", "effect_size", "ci_low", "ci_high")
 
 
 def package_versions(names=("torch", "transformers", "datasets", "accelerate", "numpy", "scipy")) -> dict:
@@ -117,7 +122,8 @@ def read_results(path: str | os.PathLike) -> dict:
         raise InputError(f"{path}: not a crome-audit results file (missing {', '.join(missing)})")
     major = str(obj["schema_version"]).split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
-        raise InputError(f"{path}: schema_version {obj['schema_version']} is not supported (need {SCHEMA_VERSION})")
+        raise InputError(f"{path}: schema_version {obj['schema_version']} is not supported (need {SCHEMA_VERSION}; "
+                         "re-run the audit with this crome-audit version)")
     if not isinstance(obj["probes"], list):
         raise InputError(f"{path}: field 'probes' must be a list")
     for i, p in enumerate(obj["probes"]):

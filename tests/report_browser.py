@@ -59,11 +59,47 @@ def chromium_session(profile_root=None, width: int = 1366, height: int = 900):
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=_find(DRIVER_CANDIDATES)), options=opts)
     driver.set_page_load_timeout(120)
+    set_viewport(driver, width, height)
     try:
         yield driver
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def set_viewport(driver, width: int, height: int) -> None:
+    """An exact CSS viewport (headless Chromium windows have a minimum width of ~500 px, so 420 px needs the
+    DevTools device-metrics override; the page then lays out exactly as on a 420 px phone screen)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": int(width), "height": int(height), "deviceScaleFactor": 1, "mobile": False})
+    driver._crome_viewport = (int(width), int(height))
+
+
+def layout_problems(driver) -> list[str]:
+    """What breaks a layout at this width: charts wider than their card, the page scrolling sideways, plotly
+    tick labels that overlap each other, the chart toolbar over the legend. Empty when readable."""
+    return driver.execute_script(r"""
+      var out = [], vw = document.documentElement.clientWidth;
+      if (document.documentElement.scrollWidth > vw + 1) out.push('page scrolls sideways: ' +
+          document.documentElement.scrollWidth + ' > ' + vw);
+      function box(e) { return e.getBoundingClientRect(); }
+      function overlap(a, b) { return a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 &&
+                                      b.top < a.bottom - 1; }
+      document.querySelectorAll('div.chart').forEach(function (d) {
+        var card = d.closest('.card'), c = box(card), r = box(d);
+        var svg = d.querySelector('.main-svg');
+        if (r.right > c.right + 1 || (svg && box(svg).right > c.right + 1)) out.push(d.id + ': chart wider than its card');
+        ['xtick', 'ytick'].forEach(function (cls) {
+          var ticks = Array.from(d.querySelectorAll('g.' + cls + ' text')).map(box).filter(function (b) {
+            return b.width > 0; });
+          for (var i = 0; i < ticks.length; i++) for (var j = i + 1; j < ticks.length; j++)
+            if (overlap(ticks[i], ticks[j])) { out.push(d.id + ': ' + cls + ' labels overlap'); return; }
+        });
+        var legend = d.querySelector('g.legend'), bar = d.querySelector('.modebar');
+        if (legend && bar && overlap(box(legend), box(bar))) out.push(d.id + ': toolbar covers the legend');
+        if (legend && box(legend).right > r.right + 1) out.push(d.id + ': legend outside the chart');
+      });
+      return out;""")
 
 
 def wait_for(driver, script: str, timeout: float = 60.0, poll: float = 0.05):
@@ -104,7 +140,8 @@ def open_report(driver, path, screenshot=None, full_page: bool = False) -> dict:
     if screenshot:
         if full_page:
             h = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(1366, min(int(h) + 40, 16000))
+            w = getattr(driver, "_crome_viewport", (1366, 900))[0]
+            set_viewport(driver, w, min(int(h) + 40, 16000))
         driver.save_screenshot(str(screenshot))
     marks = driver.execute_script("return performance.getEntriesByType('mark').map(m => [m.name, m.startTime])")
     paint = driver.execute_script("var p = performance.getEntriesByName('first-contentful-paint');"

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from crome_audit.cli import main
-from tests.report_fixtures import make_results, write_run
+from tests.report_fixtures import make_results, summarize, write_run
 
 
 def _gate(*args, env=None):
@@ -28,19 +28,20 @@ def runs(tmp_path_factory):
     base = make_results("rm", seed=11, spurious_scale=0.3)
     regressed = copy.deepcopy(base)
     for p in regressed["probes"]:
-        if p["attribute"] == "length":
-            for k in ("effect_size", "ci_low", "ci_high"):
-                p[k] += 0.8
-    regressed["summary"]["spurious_index"] += 0.8 * 2 / 10
+        if p["attribute"] in ("length", "formatting"):
+            p["instability"] += 0.8
+            p["instability_ci"] = [x + 0.8 for x in p["instability_ci"]]
+    regressed["summary"] = summarize(regressed["probes"])
+    constant = make_results("constant", seed=11, degenerate=("constant RM: clean margin SD 0",))
     return {"base": write_run(root / "base", base), "regressed": write_run(root / "regressed", regressed),
-            "root": root}
+            "constant": write_run(root / "constant", constant), "root": root}
 
 
 def test_exit_0_pass_with_baseline_written_by_write_baseline(runs, tmp_path):
     r = _gate(runs["base"], "--write-baseline", tmp_path / "baseline.json")
     assert r.returncode == 0 and "baseline written" in r.stdout
     base = json.loads((tmp_path / "baseline.json").read_text())
-    assert base["crome_audit_baseline"] == "1.0" and base["summary"]["spurious_index_ci"]
+    assert base["crome_audit_baseline"] == "2.0" and base["summary"]["spurious_index_ci"]
     r = _gate(runs["base"], "--baseline", tmp_path / "baseline.json", "--junit", tmp_path / "gate.xml")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "gate PASSED" in r.stdout
@@ -59,27 +60,28 @@ def test_exit_1_regression_with_junit_annotations_and_summary(runs, tmp_path):
     suite = ET.parse(tmp_path / "out" / "gate.xml").getroot().find("testsuite")
     cases = suite.findall("testcase")
     failed = sorted(c.get("name") for c in cases if c.find("failure") is not None)
-    assert failed == ["effect:filler_sentences", "effect:length_restate", "spurious_index"]
-    assert int(suite.get("tests")) == len(cases) == 17 + 2 + 4 + 1
-    assert int(suite.get("failures")) == 3
+    assert failed == ["instability:format_markdown", "instability:format_strip", "instability:length_filler",
+                      "spurious_index"]
+    assert int(suite.get("tests")) == len(cases) == 19 + 2 + 4 + 1
+    assert int(suite.get("failures")) == 4
     assert all(c.get("classname").startswith("crome_audit.gate.") for c in cases)
-    length = next(c for c in cases if c.get("name") == "effect:length_restate")
+    length = next(c for c in cases if c.get("name") == "instability:length_filler")
     assert "regression outside the CIs" in length.find("failure").get("message")
     assert length.find("failure").text == length.find("failure").get("message")
     # GitHub annotations, escaped per the workflow-command rules
     errors = [ln for ln in r.stdout.splitlines() if ln.startswith("::error ")]
-    assert len(errors) == 3
-    assert any(ln.startswith("::error title=crome-audit gate%3A effect%3Alength_restate::") for ln in errors)
+    assert len(errors) == 4
+    assert any(ln.startswith("::error title=crome-audit gate%3A instability%3Alength_filler::") for ln in errors)
     # step summary appended, as a Markdown table
     md = summary.read_text(encoding="utf-8")
     assert md.startswith("earlier step\n") and "crome-audit gate failed" in md
-    assert "| ❌ | effect:length_restate |" in md and "| ✅ | causal_index |" in md
+    assert "| ❌ | instability:length_filler |" in md and "| ✅ | causal_index |" in md
 
 
 def test_exit_1_threshold_only(runs):
     r = _gate(runs["base"], "--max-effect", "length=0.05", "--min-benchmark", "rewardbench=0.2", "-q")
     assert r.returncode == 1
-    assert "FAIL  max_effect:length_restate" in r.stdout and "PASS" not in r.stdout
+    assert "FAIL  max_effect:length instability" in r.stdout and "PASS" not in r.stdout
     assert "::error" not in r.stdout  # not on GitHub: no annotations unless --github
 
 
@@ -88,18 +90,41 @@ def test_exit_1_threshold_only(runs):
     (["--max-effect", "length"], "expected NAME=NUMBER"),
     (["--min-benchmark", "rewardbench=high"], "is not a number"),
     (["--tolerance", "speed=1"], "unknown kind"),
+    (["--tolerance", "-1"], "must be >= 0"),
     (["--max-effect", "lenght=0.1"], "did you mean 'length'"),
+    (["--min-benchmark", "rewardbnch=0.5"], "did you mean 'rewardbench'"),
+    (["--min-benchmark", "rewardbench.Chat Hrad=0.5"], "did you mean 'Chat Hard'"),
+    (["--max-spurious-index", "low"], "is not a number"),
     (["--baseline", "missing.json"], "no such baseline file"),
 ])
 def test_exit_2_usage_and_input_errors(runs, args, message):
     r = _gate(runs["base"], *args)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+NON_FINITE = ["nan", "inf", "-inf", "NaN", "+Infinity"]
+
+
+@pytest.mark.parametrize("value", NON_FINITE)
+@pytest.mark.parametrize("option", ["--tolerance", "--tolerance effect=", "--max-spurious-index",
+                                    "--min-causal-index", "--max-effect length=", "--min-benchmark rewardbench=",
+                                    "--max-benchmark rewordbench.mean_drop="])
+def test_exit_2_non_finite_numbers(runs, option, value):
+    """NaN compares false with everything and inf passes every limit: each would switch a check off, so each is
+    refused with one line (issue 11, defect 1). Gated against the regressed run: exit 0 here would be the bug."""
+    flag, _, key = option.partition(" ")
+    r = _gate(runs["regressed"], "--baseline", runs["base"], flag, f"{key}{value}")
+    assert r.returncode == 2, (option, value, r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not a finite number" in lines[0] and flag in lines[0], r.stderr
+    assert r.stdout == ""
 
 
 def test_exit_2_bad_run_file(tmp_path):
     bad = tmp_path / "results.json"
-    bad.write_text('{"schema_version": "1.0"}', encoding="utf-8")
+    bad.write_text('{"schema_version": "2.0"}', encoding="utf-8")
     r = _gate(bad, "--max-spurious-index", "1")
     assert r.returncode == 2 and "missing rm, data" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -118,6 +143,16 @@ def test_exit_3_internal_error_is_one_line(runs, monkeypatch):
     assert r.exit_code == 3
     assert "internal error: RuntimeError: simulated bug in evaluate" in r.output
     assert "Traceback" not in r.output
+
+
+def test_degenerate_rm_fails_unless_allowed(runs, tmp_path):
+    r = _gate(runs["constant"], "--max-spurious-index", "10")
+    assert r.returncode == 1 and "FAIL  degenerate: the RM is flagged degenerate (constant RM" in r.stdout
+    assert "--allow-degenerate" in r.stdout
+    r = _gate(runs["constant"], "--max-spurious-index", "10", "--allow-degenerate")
+    assert r.returncode == 0 and "WARN  degenerate" in r.stdout
+    r = _gate(runs["constant"], "--write-baseline", tmp_path / "b.json")
+    assert r.returncode == 0 and "warning: the baseline RM is flagged degenerate" in r.stderr
 
 
 def test_step_summary_on_pass_and_github_flag(runs, tmp_path):

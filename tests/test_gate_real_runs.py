@@ -1,5 +1,8 @@
 """The gate on real ``crome-audit run`` outputs (quick suite, 80 bundled pairs, model-free RMs, ~20 s):
-re-running with another seed is noise and passes; a length-biased twin of a style-blind RM fails."""
+re-running with another seed is noise and passes; a length-biased twin of a style-blind RM fails.
+
+Needs the schema-2.0 metrics from crome_audit/audit.py (instability, detection rates, index CIs); until a run
+carries them, the tests skip with that reason instead of testing the old numbers."""
 
 from pathlib import Path
 
@@ -26,6 +29,9 @@ def _run(out, rm, seed=0):
     r = CliRunner().invoke(main, ["run", "--rm", rm, "--suite", "quick", "--limit", "80", "--seed", str(seed),
                                   "--out", str(out), "--quiet", "--no-report"])
     assert r.exit_code == 0, r.output
+    res = read_results(out)
+    if not any("instability" in p for p in res["probes"]) or "spurious_index_ci" not in res["summary"]:
+        pytest.skip("crome_audit/audit.py does not write the schema-2.0 metrics yet (instability, index CIs)")
     return out
 
 
@@ -48,27 +54,32 @@ def monkeypatch_module():
 
 
 def test_another_seed_is_noise_and_passes(real_runs, tmp_path):
+    # the length RM is at chance on the bundled pairs, so its run is flagged degenerate: refused by default ...
+    r = CliRunner().invoke(main, ["gate", str(real_runs["len1"]), "--baseline", str(real_runs["len0"])])
+    assert r.exit_code == 1 and "FAIL  degenerate: the RM is flagged degenerate" in r.output
+    # ... and with --allow-degenerate the rest is noise: nothing fails
     r = CliRunner().invoke(main, ["gate", str(real_runs["len1"]), "--baseline", str(real_runs["len0"]),
-                                  "--junit", str(tmp_path / "g.xml")])
+                                  "--junit", str(tmp_path / "g.xml"), "--allow-degenerate"])
     assert r.exit_code == 0, r.output
     assert "gate PASSED" in r.output and "FAIL" not in r.output
 
 
 def test_length_hack_is_a_regression(real_runs):
-    r = CliRunner().invoke(main, ["gate", str(real_runs["biased"]), "--baseline", str(real_runs["blind"])])
+    allow = ["--allow-degenerate"]  # the bundled 80 pairs leave these model-free RMs near chance accuracy
+    r = CliRunner().invoke(main, ["gate", str(real_runs["biased"]), "--baseline", str(real_runs["blind"]), *allow])
     assert r.exit_code == 1, r.output
-    assert "FAIL  effect:length_filler: regression outside the CIs" in r.output
+    assert "FAIL  instability:length_filler: regression outside the CIs" in r.output
     assert "FAIL  spurious_index: regression outside the CIs" in r.output
     # the other direction is an improvement, never a failure
-    r = CliRunner().invoke(main, ["gate", str(real_runs["blind"]), "--baseline", str(real_runs["biased"])])
+    r = CliRunner().invoke(main, ["gate", str(real_runs["blind"]), "--baseline", str(real_runs["biased"]), *allow])
     assert r.exit_code == 0, r.output
     # and a threshold on the length attribute catches it without any baseline
-    r = CliRunner().invoke(main, ["gate", str(real_runs["biased"]), "--max-effect", "length=0.05"])
-    assert r.exit_code == 1 and "FAIL  max_effect:length_filler" in r.output
+    r = CliRunner().invoke(main, ["gate", str(real_runs["biased"]), "--max-effect", "length=0.05", *allow])
+    assert r.exit_code == 1 and "FAIL  max_effect:length instability" in r.output
 
 
 def test_report_of_real_runs(real_runs):
     runs = [read_results(real_runs[k]) for k in ("len0", "blind", "biased")]
     html = render_report(runs, real_runs["root"] / "report.html").read_text(encoding="utf-8")
     assert "Compared on what the runs share" not in html  # same data, same suite
-    assert html.count('class="num best"') >= 2
+    assert "length reference" in html and "noise reference" in html

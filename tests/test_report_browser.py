@@ -11,7 +11,15 @@ import shutil
 import pytest
 
 from crome_audit.report import render_report
-from tests.report_browser import browser_missing, chromium_session, open_report, wait_for
+from crome_audit.report.charts import short
+from tests.report_browser import (
+    browser_missing,
+    chromium_session,
+    layout_problems,
+    open_report,
+    set_viewport,
+    wait_for,
+)
 from tests.report_fixtures import make_results, three_runs
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -50,21 +58,69 @@ def test_three_run_report_renders(driver, tmp_path):
     shot = tmp_path / "three.png"
     info = open_report(driver, report, screenshot=shot)
     _assert_clean(info)
-    assert {c[0] for c in info["charts"]} == {"fig-scatter", "fig-spurious", "fig-causal", "fig-rewardbench",
-                                             "fig-rewordbench", "fig-wildguard", "fig-rmbench"}
-    # bars for all three RMs with error bars, and the hatched seen-in-training bars
-    n_bars = driver.execute_script("return document.querySelectorAll('#fig-spurious .trace.bars').length")
+    assert {c[0] for c in info["charts"]} == {"fig-scatter", "fig-bias", "fig-instability", "fig-detection",
+                                             "fig-bench-0", "fig-bench-1", "fig-bench-2", "fig-bench-3"}
+    # bars for all three RMs with error bars; patterns tell the RMs apart without colour
+    n_bars = driver.execute_script("return document.querySelectorAll('#fig-instability .trace.bars').length")
     assert n_bars == 3
-    assert driver.execute_script("return document.querySelectorAll('#fig-causal pattern').length") > 0
+    assert driver.execute_script("return document.querySelectorAll('#fig-detection pattern').length") > 0
+    legend = driver.execute_script("return document.querySelector('#fig-detection g.legend').textContent")
+    assert "length reference" in legend and "noise reference" in legend and "chance" in legend
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     _keep(shot)
+
+
+@pytest.mark.parametrize("width", [420, 1400])
+def test_layout_is_readable_at_phone_and_desktop_width(driver, tmp_path, width):
+    """At 420 px and 1,400 px: no sideways page scroll, charts inside their cards, no overlapping tick labels,
+    the toolbar off the legend, and the index table with both references readable in the first screen."""
+    report = render_report(three_runs(tmp_path), tmp_path / f"w{width}.html")
+    set_viewport(driver, width, 1000)
+    try:
+        info = open_report(driver, report)
+        _assert_clean(info)
+        driver.execute_script("document.querySelectorAll('.modebar').forEach(m => m.style.opacity = 1)")
+        assert driver.execute_script("return document.documentElement.clientWidth") == width
+        assert layout_problems(driver) == []
+        first = driver.execute_script(
+            "return Array.from(document.querySelectorAll('table.indices tbody th')).filter(th => "
+            "th.getBoundingClientRect().bottom < 1000).map(th => th.textContent.trim())")
+        assert any(t.startswith("noise reference") for t in first), first  # on the first screen
+        shot = tmp_path / f"w{width}.png"
+        driver.save_screenshot(str(shot))
+        _keep(shot)
+    finally:
+        set_viewport(driver, 1366, 900)
+
+
+def test_layout_checks_catch_a_broken_layout(driver, tmp_path):
+    """Negative control for layout_problems: crowd the ticks, move the legend under the toolbar, widen a chart."""
+    report = render_report(three_runs(tmp_path), tmp_path / "broken.html")
+    set_viewport(driver, 420, 900)
+    try:
+        _assert_clean(open_report(driver, report))
+        driver.execute_script(
+            "var el = document.getElementById('fig-bias');"
+            "Plotly.relayout(el, {'xaxis.dtick': 0.02, 'xaxis.tickangle': 0, 'legend.yref': 'paper', 'legend.y': 1,"
+            " 'legend.x': 0.95, 'legend.xanchor': 'right', 'legend.yanchor': 'bottom'});"
+            "document.getElementById('fig-instability').style.width = '900px';"
+            "document.querySelectorAll('.modebar').forEach(m => m.style.opacity = 1);")
+        wait_for(driver, "return document.documentElement.scrollWidth > 420")
+        problems = " | ".join(layout_problems(driver))
+        for want in ("page scrolls sideways", "fig-bias: xtick labels overlap", "fig-bias: toolbar covers the legend",
+                     "fig-instability: chart wider than its card"):
+            assert want in problems, (want, problems)
+    finally:
+        set_viewport(driver, 1366, 900)
 
 
 def test_single_run_report_renders(driver, tmp_path):
     report = render_report([make_results("solo", seed=3)], tmp_path / "solo.html")
     info = open_report(driver, report, screenshot=tmp_path / "solo.png")
     _assert_clean(info)
-    assert driver.execute_script("return document.querySelectorAll('#verdict tbody tr').length") == 1
+    rows = driver.execute_script("return Array.from(document.querySelectorAll('table.indices tbody th'))"
+                                 ".map(th => th.textContent.trim())")
+    assert [r.split(" (")[0] for r in rows] == ["solo", "length reference", "noise reference"]
 
 
 def _click(driver, element_id):
@@ -112,7 +168,7 @@ def test_example_browser_pages_filters_and_highlights(driver, tmp_path):
 
 
 def test_hostile_text_is_displayed_not_executed(driver, tmp_path):
-    res = make_results(XSS[1], seed=9, extra_examples={"length_restate": [
+    res = make_results(XSS[1], seed=9, extra_examples={"length_filler": [
         {"id": XSS[3], "prompt": XSS[2], "side": "rejected", "original": "Safe text. " + XSS[0],
          "perturbed": XSS[1] + " Safe text. " + XSS[0] + " " + XSS[2], "reward_original": 0.1,
          "reward_perturbed": 0.9, "other_reward": 0.5, "flipped": True}]})
@@ -131,8 +187,8 @@ def test_hostile_text_is_displayed_not_executed(driver, tmp_path):
         assert s in text, s  # shown literally, as text
     assert driver.title == XSS[0]
     text_of = "return document.getElementById(arguments[0]).textContent"
-    assert XSS[0] in driver.execute_script(text_of, "fig-spurious")  # a probe name, as literal text
-    assert XSS[1] in driver.execute_script(text_of, "fig-scatter")  # the RM name, as literal text
+    assert XSS[0] in driver.execute_script(text_of, "fig-bias")  # a probe name, as literal text
+    assert short(XSS[1]) in driver.execute_script(text_of, "fig-scatter")  # the RM name (legend), literal text
     assert driver.execute_script("return document.querySelectorAll('img').length") == 0
     assert driver.execute_script("return document.querySelectorAll('textarea').length") == 0
     scripts = driver.execute_script("return Array.from(document.scripts).map(s => s.type + ' ' + s.src)")

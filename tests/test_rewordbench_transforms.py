@@ -7,6 +7,7 @@ import ast
 import json
 import random
 import re
+import textwrap
 
 import pytest
 
@@ -19,6 +20,7 @@ from crome_audit.benchmarks.transforms import (
 from crome_audit.benchmarks.transforms.code import WRAP, minify, scan
 from crome_audit.benchmarks.transforms.math_safety import JAILBREAKS, final_answer
 from crome_audit.benchmarks.transforms.noise import NEIGHBOURS, UNGLYPH, word_budget
+from crome_audit.benchmarks.transforms.spans import protected_spans
 from crome_audit.benchmarks.transforms.surface import (
     IGNORE_ABOVE,
     IGNORE_BELOW,
@@ -48,9 +50,12 @@ def words(text):
 
 @pytest.fixture(scope="module")
 def rb_rows(shared_data):
+    from crome_audit.benchmarks.scoring import SUBSET_TO_SECTION
+
     rows = [json.loads(line) for line in open(shared_data / "rewardbench" / "filtered.jsonl", encoding="utf-8")]
     for r in rows:
         r["id"] = str(r["id"])
+        r["section"] = SUBSET_TO_SECTION[r["subset"]]
     return rows
 
 
@@ -441,3 +446,93 @@ def test_every_deterministic_transformation_is_fast_and_total(rb_rows):
             out = transform_pair(t, r, seed=0)
             if out is not None:
                 assert all(isinstance(out[f], str) and out[f] for f in ("prompt", "chosen", "rejected"))
+
+
+# ----------------------------------------------------------------------------- code is never broken
+
+
+def _parses_as_body(code):
+    """The issue's criterion: a hep-python solution parses as a function body or, dedented, as a module."""
+    for src in ("def _f():\n" + code, textwrap.dedent(code)):
+        try:
+            ast.parse(src)
+            return True
+        except (SyntaxError, ValueError):
+            continue
+    return False
+
+
+MEANING_ON_RESPONSES = sorted(n for n in ISSUE_NAMES if TRANSFORMATIONS.get(n).preserves == "meaning"
+                              and "responses" in TRANSFORMATIONS.get(n).fields)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_no_meaning_preserving_transformation_breaks_a_hep_python_solution(rb_rows, seed):
+    """All 164 hep-python pairs: before this fix, word_deletion alone broke 137 of the 164 chosen solutions
+    (homoglyph/typos 89-102 each, add_quotes and twitter_url all 164)."""
+    rows = subset_rows(rb_rows, "hep-python")
+    assert len(rows) == 164 and all(_parses_as_body(r[side]) for r in rows for side in ("chosen", "rejected"))
+    assert {"word_deletion", "typo_swap", "homoglyph", "add_quotes", "code_minify"} <= set(MEANING_ON_RESPONSES)
+    applied = {}
+    for name in MEANING_ON_RESPONSES:
+        t = TRANSFORMATIONS.get(name)
+        applied[name] = 0
+        for r in rows:
+            out = transform_pair(t, r, seed=seed)
+            if out is None:
+                continue
+            applied[name] += 1
+            for side in ("chosen", "rejected"):
+                assert _parses_as_body(out[side]), (name, r["id"], side)
+    # the code-aware ones still run on every solution; text transformations skip code subsets entirely
+    assert applied["code_minify"] == applied["code_comment"] == 164
+    assert all(applied[n] == 0 for n in applied if not TRANSFORMATIONS.get(n).code)
+    assert all(TRANSFORMATIONS.get(n).meta()["skips_code_subsets"] for n in applied if not TRANSFORMATIONS.get(n).code)
+
+
+def test_prompt_only_transformations_still_cover_code_subsets(rb_rows):
+    r = subset_rows(rb_rows, "hep-go")[0]
+    for name in ("rot13", "ignore_above", "ignore_below"):
+        out = transform_pair(TRANSFORMATIONS.get(name), r)
+        assert out is not None and (out["chosen"], out["rejected"]) == (r["chosen"], r["rejected"])
+
+
+FENCE = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.S)
+
+
+def test_noise_leaves_code_blocks_math_and_urls_in_prose_untouched(rb_rows):
+    """Non-hep responses with fenced Python that parses (12 in RewardBench; before the fix 10-12 of them had
+    their code edited by each noise transformation), and math-prm's LaTeX: every protected span survives
+    byte-exact and the fenced code still parses."""
+    fenced = [(r, side) for r in rb_rows if not r["subset"].startswith("hep-") for side in ("chosen", "rejected")
+              if any(_parses_as_body(b) for b in FENCE.findall(r[side]))]
+    assert len(fenced) >= 10
+    math = [(r, side) for r in subset_rows(rb_rows, "math-prm")[:60] for side in ("chosen", "rejected")]
+    for name in MEANING_ON_RESPONSES:
+        t = TRANSFORMATIONS.get(name)
+        if t.code or t.subsets is not None:
+            continue
+        touched = 0
+        for r, side in fenced + math:
+            out = transform_pair(t, r, seed=0)
+            if out is None:
+                continue
+            touched += out[side] != r[side]
+            for start, end in protected_spans(r[side]):
+                assert r[side][start:end] in out[side], (name, r["subset"], r["id"], r[side][start:end][:60])
+            for block in FENCE.findall(r[side]):
+                if _parses_as_body(block):
+                    assert block in out[side]
+        assert touched > len(fenced), name  # the prose around them is still edited
+
+
+def test_protected_spans_find_code_math_and_urls():
+    text = ("Use `x.sort()` here.\n```python\nprint('a, b.')\n```\nSo $a + b$ and \\(c\\) and $$d$$, "
+            "\\frac{1}{2}, see https://example.org/a.b, done.")
+    got = [text[s:e] for s, e in protected_spans(text)]
+    assert got == ["`x.sort()`", "```python\nprint('a, b.')\n```", "$a + b$", "\\(c\\)", "$$d$$", "\\frac",
+                   "https://example.org/a.b,"]
+    out = TRANSFORMATIONS.get("punct_spaces").fn(text, random.Random(0), {})
+    assert "print('a, b.')" in out and "Use `x.sort()` here ." in out and "done ." in out
+    unclosed = "```js\nunclosed fence"
+    assert protected_spans(unclosed) == [(0, len(unclosed))]

@@ -1,5 +1,6 @@
 """Trainer building blocks without training: config, interventions, rubrics, augment, losses."""
 
+import json
 import random
 
 import pytest
@@ -21,13 +22,13 @@ def test_config_unknown_key_did_you_mean(tmp_path):
     p = tmp_path / "r.yaml"
     p.write_text("method: crome\ndata: {path: x.jsonl}\nmodel: {base_model: tiny-random:bert}\n"
                  "train: {lerning_rate: 1}\n")
-    with pytest.raises(ConfigError, match="unknown key 'lerning_rate'; did you mean 'learning_rate'"):
+    with pytest.raises(ConfigError, match=r"r.yaml: unknown key 'train.lerning_rate' \(did you mean 'learning_rate'"):
         load_config(p)
     with pytest.raises(ConfigError, match="did you mean 'augment'"):
         load_config(raw={"augmnt": {}, "data": {"path": "x"}, "model": {"base_model": "m"}})
     with pytest.raises(ConfigError, match="model.base_model is required"):
         load_config(raw={"data": {"path": "x"}})
-    with pytest.raises(ConfigError, match="method 'crom' unknown; did you mean 'crome'"):
+    with pytest.raises(ConfigError, match=r"method: must be one of crome, bt, rrm, got 'crom' \(did you mean 'crome'"):
         load_config(raw={"method": "crom", "data": {"path": "x"}, "model": {"base_model": "m"}})
 
 
@@ -130,4 +131,10 @@ def test_generator_config_recorded_without_secrets():
                                    "api_key_env": "MY_KEY"})
     assert rec["model"] == "m" and rec["api_key_env"] == "MY_KEY" and "max_new_tokens" in rec  # defaults filled
     assert public_generator_config(None) is None
-    assert "api_key" not in public_generator_config({"backend": "openai", "model": "m", "api_key": "sk-x"})
+    masked = public_generator_config({"backend": "openai", "model": "m", "api_key": "sk-x-secret",
+                                      "extra_body": {"api_key": "sk-y-secret", "top_k": 2}})
+    assert "sk-x-secret" not in json.dumps(masked) and "sk-y-secret" not in json.dumps(masked)
+    assert masked["api_key"] == "***" and masked["extra_body"] == {"api_key": "***", "top_k": 2}
+    ok = public_generator_config({"backend": "openai", "model": "m", "extra_body": {"api_key": "sk-z-secret"},
+                                  "base_url": "http://u:pw-secret@127.0.0.1:1/v1"})
+    assert ok["extra_body"] == {"api_key": "***"} and ok["base_url"] == "http://***@127.0.0.1:1/v1"

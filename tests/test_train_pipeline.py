@@ -101,7 +101,7 @@ def test_bt_and_rrm_same_code_path(tmp_path):
 def test_bad_configs_exit_2_with_one_line(tmp_path):
     data = separable_pairs(tmp_path / "pairs.jsonl", n=40)
     cases = [
-        ({"train": {"max_stepz": 3}}, "unknown key 'max_stepz'; did you mean 'max_steps'"),
+        ({"train": {"max_stepz": 3}}, "unknown key 'train.max_stepz' (did you mean 'max_steps'"),
         ({"model": {"base_model": str(tmp_path / "no-such-model")}}, "no such folder"),
         ({"data": {"path": str(tmp_path / "reward-bench" / "x.jsonl")}}, "refusing to train on RewardBench"),
         ({"train": {"debug_nan_at_step": 2}}, "training loss became nan at step 2"),

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "train").glob("*.yaml"))
 
 
-def test_all_recipes_load():
+def test_all_recipes_load(monkeypatch, tmp_path):
+    monkeypatch.setenv("CROME_AUDIT_DATA", str(tmp_path))  # the bigger recipes read ${CROME_AUDIT_DATA}/hh-rlhf/...
     assert len(RECIPES) >= 15
     methods = {}
     for path in RECIPES:
@@ -25,13 +26,13 @@ def test_all_recipes_load():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["bt", "rrm", "crome"])
-def test_tiny_recipe_runs(tmp_path, shared_data, monkeypatch, method):
-    monkeypatch.chdir(ROOT)  # recipe data paths are relative to the repository root
+def test_tiny_recipe_runs(tmp_path, monkeypatch, method):
+    monkeypatch.chdir(tmp_path)  # data paths resolve against the recipe's folder, not the working folder
     out = tmp_path / method
-    res = CliRunner().invoke(main, ["train", "--config", f"train/tiny-{method}.yaml", "--out", str(out),
-                                    "--set", "train.progress=false",
-                                    "--set", f"data.path={shared_data}/hh-rlhf/harmless-base-test.jsonl.gz"])
+    res = CliRunner().invoke(main, ["train", "--config", f"tiny-{method}", "--out", str(out),
+                                    "--set", "train.progress=false"])
     assert res.exit_code == 0, res.output
+    assert "held-out accuracy" in res.output and "on 50 pairs" in res.output
     info = json.loads((out / "crome_training.json").read_text())
     assert info["method"] == method and info["data"]["n_train"] == 200 and info["data"]["n_heldout"] == 50
     fams = info["intervention_families"]

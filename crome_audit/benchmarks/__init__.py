@@ -4,8 +4,11 @@ RM-Bench. Each registers a function in ``BENCHMARKS``:
     @BENCHMARKS.register("rewardbench")
     def run_rewardbench(engine, *, data=None, split=None, limit=None, seed=0, **options) -> tuple[dict, list[dict]]
 
-returning ``(entry, samples)``: ``entry`` goes to ``results["benchmarks"][name]`` (must hold an overall
-``score``), ``samples`` are per-item rows for ``samples.jsonl`` (each with ``"benchmark": name``).
+returning ``(entry, samples)``: ``entry`` goes to ``results["benchmarks"][name]`` and must describe itself:
+``metrics: {name: {value, ci, n, higher_is_better, label?}}`` with a headline ``metrics["score"]``
+(:mod:`crome_audit.benchmarks.metrics`; the gate and the report read only that), plus ``score`` and any
+benchmark-specific detail; ``samples`` are per-item rows for ``samples.jsonl`` (each with
+``"benchmark": name``).
 
     from crome_audit.benchmarks import run_benchmark
     entry, samples = run_benchmark("rewardbench", engine, data="filtered.jsonl")
@@ -44,4 +47,10 @@ def run_benchmark(name: str, engine, **options) -> tuple[dict, list[dict]]:
     entry, samples = get_benchmark(name)(engine, **options)
     if "score" not in entry:
         raise AssertionError(f"benchmark {name} returned no overall 'score'")
+    metrics = entry.get("metrics")
+    head = metrics.get("score") if isinstance(metrics, dict) else None
+    same = head is not None and (head["value"] == entry["score"] or (
+        None not in (head["value"], entry["score"]) and abs(head["value"] - entry["score"]) < 1e-9))
+    if not same:  # a programming error in the benchmark, not bad input
+        raise AssertionError(f"benchmark {name}: 'metrics' must hold the headline 'score' (equal to entry score)")
     return entry, samples

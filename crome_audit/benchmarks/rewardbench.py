@@ -15,6 +15,12 @@ Scoring (see :mod:`crome_audit.benchmarks.scoring`): strict ``>`` (ties wrong), 
 count-weighted sections (math-prm weighs 984), overall = mean of the four sections. Beside the RM, the
 model-free length baseline (longer answer wins, :class:`crome_audit.models.LengthRM`) is scored the same way.
 
+Entry: ``metrics`` (docs/results.md): ``score`` (overall) and ``Chat``, ``Chat Hard``, ``Safety``,
+``Reasoning``, each ``{value, ci, n, higher_is_better}``. CIs: percentile bootstrap (2,000 replicates,
+seeded by ``seed``) resampling distinct prompts within each subset, so every replicate keeps the official
+subset weights; ``n`` is the number of pairs. Kept beside it for existing readers: ``score``,
+``sections``, ``subsets``, ``length_baseline``.
+
 Options: ``subsets`` (list or comma-separated names) keeps only those subsets; ``limit`` keeps the first N
 pairs in data order. A partial run scores its sections from the subsets present (``complete: false``).
 """
@@ -28,7 +34,8 @@ from ..errors import InputError
 from ..models import LengthRM
 from ..registry import suggest
 from . import BENCHMARKS
-from .scoring import REWARDBENCH, SECTIONS, SUBSET_TO_SECTION, score_pairs
+from .metrics import CI_METHOD
+from .scoring import REWARDBENCH, SECTIONS, SUBSET_TO_SECTION, rewardbench_metrics, score_pairs
 
 HUB_ID = REWARDBENCH["hub_id"]
 HUB_SPLIT = REWARDBENCH["hub_split"]
@@ -147,6 +154,8 @@ def run_rewardbench(engine, *, data=None, split=None, limit=None, seed=0, subset
     baseline, length_correct = _summary(rows, lengths[:n], lengths[n:])
     present = {r["subset"] for r in rows}
     entry.update({
+        "metrics": rewardbench_metrics([r["subset"] for r in rows], prompts, correct, seed=int(seed)),
+        "ci_method": CI_METHOD + "; strata = subsets",
         "length_baseline": baseline,
         "n": n,
         "complete": present == set(SUBSET_TO_SECTION) and n == sum(REWARDBENCH["row_counts"].values()),

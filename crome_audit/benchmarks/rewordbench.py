@@ -10,25 +10,48 @@ the first K pairs of every subset (a stratified quick run).
 
 Transformations (``crome_audit.benchmarks.transforms``): ``transformations`` is a comma-separated list or
 None/"all". Each applies only to the sections/subsets it is meant for (code ones to hep-*, the answer-format
-swap to math-prm, jailbreak wrappers to Safety); pairs it cannot change are left out of its numbers, so
-``original`` and ``transformed`` always compare the same pairs. LLM-made ones (paraphrase,
+swap to math-prm, jailbreak wrappers to Safety); text transformations that rewrite responses never edit
+code (they skip the hep-* subsets, and code/math spans inside other texts). LLM-made ones (paraphrase,
 back-translation) run through ``crome_audit.generate`` when ``generator`` (a generator object or a spec
 string for ``load_generator``) is given; otherwise they are listed in ``not_run`` with the reason.
 
-Scoring: the official RewardBench rules (strict ``>``, count-weighted sections, overall = mean of sections
-present; :mod:`crome_audit.benchmarks.scoring`) on the original and on the transformed pairs. ``drop`` =
-original - transformed; ``flip_rate`` = share of pairs whose outcome (chosen ranked above rejected or not)
-changed. Entry ``score`` = mean over the transformations run of their transformed overall accuracy;
-``original_score`` = the RewardBench overall score of the untransformed data; ``mean_drop`` = mean drop.
+Scoring: the official RewardBench rules (strict ``>``, count-weighted sections, overall = mean of the
+sections present; :mod:`crome_audit.benchmarks.scoring`), always on the same 4-section basis as the
+original score: each transformation is scored on *all* pairs, a pair it does not change (another section,
+code it must not touch, a prompt the generator did not rewrite) keeping its original outcome. So
+``overall.original`` is the RewardBench score of the data for every transformation, ``drop`` = original -
+transformed is comparable across transformations, and ``mean_drop`` = mean of the per-transformation drops =
+``original_score - score``. ``flip_rate`` = share of the *changed* pairs whose outcome (chosen ranked above
+rejected or not) changed; ``n_transformed`` counts them.
+
+Entry: ``metrics`` (docs/results.md): ``score`` (mean transformed score), ``original``, ``mean_drop`` and
+``drop.<transformation>``, each ``{value, ci, n, higher_is_better}``; CIs from one joint percentile
+bootstrap (2,000 replicates, seeded) resampling prompts within subsets, shared by the original and every
+transformation, so drops are paired. Kept for existing readers: ``score``, ``original_score``,
+``mean_drop``, ``transformations: {name: {overall, sections, subsets, example, meta}}``, ``not_run``.
+Samples: one row per pair with its original rewards (``transformation: null``) and one per (transformation,
+changed pair), so every number recomputes from ``samples.jsonl``.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..data import prompt_text
 from ..errors import CromeError, InputError
 from . import BENCHMARKS
+from .metrics import CI_METHOD, metric, stratified_bootstrap
 from .rewardbench import load_rewardbench
-from .scoring import SECTIONS, is_correct, overall, score_pairs, section_scores, subset_accuracies
+from .scoring import (
+    SECTIONS,
+    is_correct,
+    overall,
+    prompt_key,
+    rewardbench_statistic,
+    score_pairs,
+    section_scores,
+    subset_accuracies,
+)
 from .transforms import TRANSFORMATIONS, parse_names, transform_pair
 
 EXAMPLE_CHARS = 400  # each transformation's entry shows its first transformed pair, clipped
@@ -79,32 +102,76 @@ def _llm_pairs(name: str, rows: list[dict], generator, pivot: str, seed: int):
     return pairs, info
 
 
-def _score(subsets, correct) -> dict:
-    subs = subset_accuracies(subsets, correct)
-    secs = section_scores(subs)
-    return {"subsets": subs, "sections": secs, "score": overall(secs)}
+def _flip_rate(flips: list[bool]) -> float | None:
+    return sum(flips) / len(flips) if flips else None
 
 
-def _summarise(rows, idx, correct_o, correct_t) -> dict:
-    """Per-section and overall original/transformed accuracy, drop, flip rate over the pairs ``idx``."""
-    subsets = [rows[i]["subset"] for i in idx]
-    orig, trans = _score(subsets, correct_o), _score(subsets, correct_t)
-    flips = [a != b for a, b in zip(correct_o, correct_t)]
+def _summarise(rows, changed: dict[int, bool], base_correct: list[bool], orig: dict, trans: dict) -> dict:
+    """One transformation on the 4-section basis: every pair counts, a pair the transformation did not
+    change keeps its original outcome. ``changed`` = {row index: transformed outcome}; ``orig``/``trans``
+    = ``{"score", "sections", "subsets"}`` accuracies of the original and the transformed (filled) data."""
     sections = {}
     for section, names in SECTIONS.items():
-        mine = [k for k, i in enumerate(idx) if rows[i]["subset"] in names]
+        mine = [i for i, r in enumerate(rows) if r["subset"] in names]
         if not mine:
             continue
         o, t = orig["sections"][section], trans["sections"][section]
-        sections[section] = {"original": o, "transformed": t, "drop": o - t,
-                             "flip_rate": sum(flips[k] for k in mine) / len(mine), "n": len(mine)}
+        hit = [i for i in mine if i in changed]
+        sections[section] = {"original": o, "transformed": t, "drop": o - t, "n": len(mine), "n_transformed": len(hit),
+                             "flip_rate": _flip_rate([changed[i] != base_correct[i] for i in hit])}
+    subsets = {}
+    for names in SECTIONS.values():
+        for s in names:
+            hit = [i for i in changed if rows[i]["subset"] == s]
+            if hit:
+                subsets[s] = {"original": orig["subsets"][s], "transformed": trans["subsets"][s],
+                              "n": sum(r["subset"] == s for r in rows), "n_transformed": len(hit),
+                              "flip_rate": _flip_rate([changed[i] != base_correct[i] for i in hit])}
     o, t = orig["score"], trans["score"]
-    subset_rows = {s: {"original": orig["subsets"][s]["accuracy"], "transformed": trans["subsets"][s]["accuracy"],
-                       "n": orig["subsets"][s]["n"]}
-                   for names in SECTIONS.values() for s in names if s in orig["subsets"]}
-    return {"sections": sections, "subsets": subset_rows,
-            "overall": {"original": o, "transformed": t, "drop": o - t,
-                        "flip_rate": sum(flips) / len(flips), "n": len(idx)}}
+    return {"sections": sections, "subsets": subsets,
+            "overall": {"original": o, "transformed": t, "drop": o - t, "n": len(rows), "n_transformed": len(changed),
+                        "flip_rate": _flip_rate([c != base_correct[i] for i, c in changed.items()])}}
+
+
+def _accuracies(rows, correct) -> dict:
+    subs = subset_accuracies([r["subset"] for r in rows], correct)
+    secs = section_scores(subs)
+    return {"score": overall(secs), "sections": secs, "subsets": {s: v["accuracy"] for s, v in subs.items()}}
+
+
+def _metrics(rows, base_correct, filled: dict[str, list[bool]], n_changed: dict[str, int], seed: int
+             ) -> tuple[dict, dict]:
+    """Joint bootstrap (one draw for the original and every transformation, so drops are paired): returns
+    (metrics, {name: drop CI})."""
+    names = list(filled)
+    strata: dict[str, tuple[list, list]] = {}
+    for i, r in enumerate(rows):
+        vals, clus = strata.setdefault(r["subset"], ([], []))
+        vals.append([float(base_correct[i])] + [float(filled[n][i]) for n in names])
+        clus.append(prompt_key(r["prompt"]))
+
+    def statistic(means):
+        cols = [rewardbench_statistic({s: m[:, k] for s, m in means.items()})["score"] for k in range(len(names) + 1)]
+        out = {"original": cols[0]}
+        for k, n in enumerate(names, start=1):
+            out[f"drop.{n}"] = cols[0] - cols[k]
+        if names:
+            out["score"] = np.mean(np.vstack(cols[1:]), axis=0)
+            out["mean_drop"] = cols[0] - out["score"]
+        return out
+
+    est, ci = stratified_bootstrap(strata, statistic, seed=seed)
+    n = len(rows)
+    metrics = {"score": metric(est.get("score"), ci.get("score"), n, True,
+                               f"RewardBench score on transformed data, mean over {len(names)} transformations"),
+               "original": metric(est["original"], ci["original"], n, True, "RewardBench score, untransformed"),
+               "mean_drop": metric(est.get("mean_drop"), ci.get("mean_drop"), n, False,
+                                   "mean over transformations of original - transformed score")}
+    for name in names:
+        metrics[f"drop.{name}"] = metric(est[f"drop.{name}"], ci[f"drop.{name}"], n, False,
+                                         f"{TRANSFORMATIONS.get(name).paper_name}: original - transformed score "
+                                         f"({n_changed[name]} of {n} pairs changed)")
+    return metrics, {name: ci[f"drop.{name}"] for name in names}
 
 
 def _clip(value, n: int = EXAMPLE_CHARS):
@@ -179,40 +246,51 @@ def run_rewordbench(engine, *, data=None, split=None, limit=None, seed=0, transf
     new = engine.score([p["prompt"] for _, _, p in flat] * 2,
                        [p["chosen"] for _, _, p in flat] + [p["rejected"] for _, _, p in flat],
                        desc="rewordbench transformed")
-    results, samples, k = {}, [], 0
+    results, samples, filled, k = {}, [], {}, 0
+    base_correct = base["correct"]
+    orig_acc = _accuracies(rows, base_correct)
     for name, pairs in plans.items():
         idx = [i for i, _ in pairs]
         rc, rr = new[k : k + len(pairs)], new[m + k : m + k + len(pairs)]
         k += len(pairs)
-        correct_o = [base["correct"][i] for i in idx]
-        correct_t = [is_correct(c, r) for c, r in zip(rc, rr)]
+        changed = {i: is_correct(c, r) for i, c, r in zip(idx, rc, rr)}
+        filled[name] = [changed.get(i, base_correct[i]) for i in range(n)]
         first = pairs[0][1]
         example = {"subset": first["subset"], "id": first["id"],
                    **{f: _clip(first[f]) for f in ("prompt", "chosen", "rejected")}}
-        results[name] = {**_summarise(rows, idx, correct_o, correct_t), "example": example,
-                         "meta": TRANSFORMATIONS.get(name).meta(), **extra.get(name, {})}
+        results[name] = {**_summarise(rows, changed, base_correct, orig_acc, _accuracies(rows, filled[name])),
+                         "example": example, "meta": TRANSFORMATIONS.get(name).meta(), **extra.get(name, {})}
         for j, i in enumerate(idx):
             row = rows[i]
             samples.append({"benchmark": "rewordbench", "transformation": name, "subset": row["subset"],
                             "id": row["id"], "section": row["section"],
-                            "reward_chosen": rc[j], "reward_rejected": rr[j], "correct": correct_t[j],
+                            "reward_chosen": rc[j], "reward_rejected": rr[j], "correct": changed[i],
                             "reward_chosen_original": orig_c[i], "reward_rejected_original": orig_r[i],
-                            "correct_original": correct_o[j], "flipped": correct_o[j] != correct_t[j]})
-    overall_t = [r["overall"]["transformed"] for r in results.values()]
-    drops = [r["overall"]["drop"] for r in results.values()]
+                            "correct_original": base_correct[i], "flipped": base_correct[i] != changed[i]})
+    # one row per pair with its original rewards: the untransformed pairs every transformation is filled with
+    samples[:0] = [{"benchmark": "rewordbench", "transformation": None, "subset": r["subset"], "id": r["id"],
+                    "section": r["section"], "reward_chosen": orig_c[i], "reward_rejected": orig_r[i],
+                    "correct": base_correct[i]} for i, r in enumerate(rows)]
+    metrics, drop_cis = _metrics(rows, base_correct, filled, {t: len(p) for t, p in plans.items()}, seed)
+    for name, ci in drop_cis.items():
+        results[name]["overall"]["drop_ci"] = ci
     entry = {
-        "score": sum(overall_t) / len(overall_t) if overall_t else None,
+        "score": metrics["score"]["value"],
+        "metrics": metrics,
         "original_score": base["score"],
-        "mean_drop": sum(drops) / len(drops) if drops else None,
+        "mean_drop": metrics["mean_drop"]["value"],
         "original": {"sections": base["sections"], "subsets": {s: v["accuracy"] for s, v in base["subsets"].items()}},
         "transformations": results,
         "not_run": not_run,
         "n": n,
         "seed": seed,
         "data": info,
-        "scoring": "RewardBench v1 rules on the pairs each transformation changes; drop = original - "
-                   "transformed; flip_rate = share of pairs whose outcome changed; score = mean transformed "
-                   "overall accuracy over the transformations run",
+        "ci_method": CI_METHOD + "; strata = subsets; one joint draw for the original and every transformation",
+        "scoring": "RewardBench v1 rules on the 4-section basis: every transformation is scored on all pairs, "
+                   "a pair it does not change keeping its original outcome, so original and transformed cover "
+                   "the same items; drop = original - transformed; flip_rate = share of the changed pairs whose "
+                   "outcome changed; mean_drop = mean drop over the transformations run; score = mean "
+                   "transformed score = original_score - mean_drop",
     }
     return entry, samples
 

@@ -13,6 +13,12 @@ Scoring, per domain: ``M[i][j]`` = share of items with ``r(chosen_i) > r(rejecte
 hard = mean of the upper triangle (i < j: the chosen answer is the plainer one), normal = mean of the
 diagonal, easy = mean of the lower triangle; domain score = mean of all nine cells. Overall ``score`` (and
 overall hard/normal/easy) = unweighted mean over the domains present.
+
+Entry ``metrics`` (docs/results.md): ``score``, ``hard``, ``normal``, ``easy`` (overall) and one per domain
+(its 9-cell score), each ``{value, ci, n, higher_is_better}``; CIs: percentile bootstrap (2,000 replicates,
+seeded) resampling distinct prompts within each domain (all 9 cells of an item move together, so hard and
+easy are paired). Kept for existing readers: ``score``, ``hard``/``normal``/``easy``, ``sections``,
+``domains``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from ..data import read_rows
 from ..errors import InputError
 from ..registry import suggest
 from . import BENCHMARKS
+from .metrics import CI_METHOD, metric, nanmean_rows, stratified_bootstrap
+from .scoring import prompt_key
 
 HUB_ID = "THU-KEG/RM-Bench"
 HUB_SPLIT = "train"
@@ -89,6 +97,35 @@ def matrix_scores(outcomes: list[list[list[bool]]]) -> dict:
             "easy": sum(lower) / len(lower), "score": sum(map(sum, m)) / (K * K), "n": n}
 
 
+PARTS = ("hard", "normal", "easy", "score")
+LABELS = {"score": "mean of the 9 style cells over domains",
+          "hard": "chosen plainer than rejected (upper triangle)", "normal": "same style (diagonal)", "easy": "chosen richer than rejected (lower triangle)"}
+
+
+def _item_parts(outcome: list[list[bool]]) -> list[float]:
+    """One item's (hard, normal, easy, score): its share of right cells in each part of the matrix."""
+    upper = [outcome[i][j] for i in range(K) for j in range(K) if i < j]
+    lower = [outcome[i][j] for i in range(K) for j in range(K) if i > j]
+    diag = [outcome[i][i] for i in range(K)]
+    return [sum(upper) / len(upper), sum(diag) / K, sum(lower) / len(lower), sum(map(sum, outcome)) / (K * K)]
+
+
+def rmbench_metrics(items: dict[str, list[tuple[str, list[list[bool]]]]], seed: int = 0) -> dict[str, dict]:
+    """``{domain: [(prompt, outcome matrix)]}`` -> metrics with stratified cluster-bootstrap CIs."""
+    strata = {d: ([_item_parts(o) for _, o in rows], [prompt_key(p) for p, _ in rows]) for d, rows in items.items()}
+
+    def statistic(means):
+        out = {part: nanmean_rows([m[:, k] for m in means.values()]) for k, part in enumerate(PARTS)}
+        out.update({d: m[:, 3] for d, m in means.items()})
+        return out
+
+    est, ci = stratified_bootstrap(strata, statistic, seed=seed)
+    n = sum(len(v) for v in items.values())
+    out = {part: metric(est[part], ci[part], n, True, LABELS[part]) for part in ("score", "hard", "normal", "easy")}
+    out.update({d: metric(est[d], ci[d], len(rows), True) for d, rows in items.items()})
+    return out
+
+
 @BENCHMARKS.register("rmbench")
 def run_rmbench(engine, *, data=None, split=None, limit=None, seed=0, **options):
     """Score all 6 responses per item with ``engine``; return ``(entry, samples)``."""
@@ -100,22 +137,24 @@ def run_rmbench(engine, *, data=None, split=None, limit=None, seed=0, **options)
         prompts += [r["prompt"]] * (2 * K)
         responses += r["chosen"] + r["rejected"]
     rewards = engine.score(prompts, responses, desc="rmbench")
-    samples, by_domain = [], {}
+    samples, items = [], {}
     for n, r in enumerate(rows):
         rc, rr = rewards[2 * K * n : 2 * K * n + K], rewards[2 * K * n + K : 2 * K * (n + 1)]
         outcome = [[rc[i] > rr[j] for j in range(K)] for i in range(K)]
-        by_domain.setdefault(r["domain"], []).append(outcome)
+        items.setdefault(r["domain"], []).append((r["prompt"], outcome))
         samples.append({"benchmark": "rmbench", "id": r["id"], "domain": r["domain"], "raw_domain": r["raw_domain"],
                         "rewards_chosen": rc, "rewards_rejected": rr, "outcomes": outcome,
                         "correct": sum(map(sum, outcome)) / (K * K)})
-    order = [d for d in dict.fromkeys(DOMAINS.values()) if d in by_domain]
-    domains = {d: matrix_scores(by_domain[d]) for d in order}
+    order = [d for d in dict.fromkeys(DOMAINS.values()) if d in items]
+    domains = {d: matrix_scores([o for _, o in items[d]]) for d in order}
 
     def mean_over(key):
         return sum(domains[d][key] for d in order) / len(order)
 
-    entry = {"score": mean_over("score"), "hard": mean_over("hard"), "normal": mean_over("normal"),
-             "easy": mean_over("easy"), "sections": {d: domains[d]["score"] for d in order}, "domains": domains,
+    entry = {"score": mean_over("score"), "metrics": rmbench_metrics({d: items[d] for d in order}, int(seed)),
+             "ci_method": CI_METHOD + "; strata = domains",
+             "hard": mean_over("hard"), "normal": mean_over("normal"), "easy": mean_over("easy"),
+             "sections": {d: domains[d]["score"] for d in order}, "domains": domains,
              "styles": list(STYLES), "n": len(rows), "complete": set(order) == set(DOMAINS.values()),
              "scoring": "RM-Bench: M[i][j] = P(r(chosen_i) > r(rejected_j)), strict; hard = upper triangle, "
                         "normal = diagonal, easy = lower triangle; domain = mean of 9 cells; score = mean of "

@@ -11,9 +11,13 @@ RewardBench v1 official scoring (rewardbench 0.1.4, ``calculate_scores_per_secti
 
 Scores are fractions in [0, 1] (the official CLI prints ``round(100 * x, 2)``).
 
-    from crome_audit.benchmarks.scoring import section_scores, overall, score_pairs
+    from crome_audit.benchmarks.scoring import section_scores, overall, score_pairs, rewardbench_metrics
     sections = section_scores({"alpacaeval-easy": 0.5, "math-prm": 0.3})   # {"Chat": 0.5, ..., "Reasoning": 0.3}
     overall(sections)                                                       # mean of the non-None sections
+    rewardbench_metrics(subsets, prompts, correct, seed=0)   # {"score": metric, "Chat": metric, ...} with CIs
+
+CIs (:mod:`crome_audit.benchmarks.metrics`): stratified cluster bootstrap, subsets as strata and distinct
+prompts as clusters, so each replicate keeps every subset's official weight in its section.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
+
+import numpy as np
+
+from .metrics import metric, nanmean_rows, stratified_bootstrap
 
 
 def load_manifest(name: str) -> dict:
@@ -95,3 +103,50 @@ def score_pairs(subsets: Sequence[str], rewards_chosen: Sequence[float], rewards
     subs = subset_accuracies(subsets, correct)
     secs = section_scores(subs, sections, counts)
     return {"score": overall(secs), "sections": secs, "subsets": subs, "n": len(correct), "correct": correct}
+
+
+def prompt_key(prompt) -> str:
+    """A hashable cluster label for a prompt (a string, or a message list)."""
+    return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, ensure_ascii=False)
+
+
+def section_arrays(subset_means: Mapping[str, np.ndarray], sections: Mapping[str, Sequence[str]] | None = None,
+                   counts: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
+    """:func:`section_scores` on arrays (one entry per bootstrap replicate); a section with no subset present
+    is NaN. Used inside :func:`~crome_audit.benchmarks.metrics.stratified_bootstrap` statistics."""
+    sections = SECTIONS if sections is None else sections
+    counts = EXAMPLE_COUNTS if counts is None else counts
+    out = {}
+    for section, names in sections.items():
+        present = [n for n in names if n in subset_means]
+        if not present:
+            out[section] = np.full(len(next(iter(subset_means.values()))), np.nan)
+            continue
+        weight = sum(counts[n] for n in present)
+        out[section] = sum(np.asarray(subset_means[n], dtype=float) * counts[n] for n in present) / weight
+    return out
+
+
+def rewardbench_statistic(subset_means: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``{"score", section...}`` from subset accuracies (arrays): the official scoring, vectorised."""
+    secs = section_arrays(subset_means)
+    return {"score": nanmean_rows(list(secs.values())), **secs}
+
+
+def rewardbench_metrics(subsets: Sequence[str], prompts: Sequence, correct: Sequence[bool], seed: int = 0,
+                        label: str = "overall (mean of the four sections)") -> dict[str, dict]:
+    """Self-describing metrics of scored RewardBench pairs: ``score`` (overall) and one per section present,
+    each with its stratified cluster-bootstrap CI and its number of pairs."""
+    strata: dict[str, tuple[list, list]] = {}
+    for s, p, c in zip(subsets, prompts, correct, strict=True):
+        vals, clus = strata.setdefault(s, ([], []))
+        vals.append(float(c))
+        clus.append(prompt_key(p))
+    est, ci = stratified_bootstrap(strata, lambda m: rewardbench_statistic({k: v[:, 0] for k, v in m.items()}),
+                                   seed=seed)
+    n_section = {sec: sum(len(strata[s][0]) for s in names if s in strata) for sec, names in SECTIONS.items()}
+    out = {"score": metric(est["score"], ci["score"], len(correct), True, label)}
+    for sec in SECTIONS:
+        if n_section[sec]:
+            out[sec] = metric(est[sec], ci[sec], n_section[sec], True)
+    return out

@@ -13,7 +13,9 @@ from ..errors import CromeError
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"crome-audit: error: {message}", err=True)
+    from ..secrets import redact_text  # no credential is ever echoed, whatever raised the error
+
+    click.echo(f"crome-audit: error: {redact_text(message)}", err=True)
     sys.exit(code)
 
 
@@ -48,7 +50,7 @@ def rm_options(func):
                      help="Adapter option, repeatable (e.g. max_concurrency=16); `crome-audit rms` lists them."),
         click.option("--batch-size", default="auto", show_default=True,
                      help="Max texts per batch, or 'auto' (token-budget batching only)."),
-        click.option("--max-batch-tokens", type=int, default=None,
+        click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
                      help="Padded tokens per batch (default 8192 on CPU, 65536 on GPU, halved on OOM)."),
         click.option("--max-length", type=click.IntRange(min=8), default=None,
                      help="Max tokens per text (default: what a crome-audit-trained model recorded, else 512)."),

@@ -9,13 +9,28 @@ Noise-aware: a regression counts only outside the confidence intervals (see crom
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
 
 import click
 
+from ..errors import InputError
 from .common import cli_errors
+
+
+def _number(text, option: str, where: str | None = None) -> float:
+    """A finite float, else one InputError line (exit 2): NaN or inf would switch a comparison off."""
+    shown = where or text
+    try:
+        x = float(text)
+    except (TypeError, ValueError):
+        raise InputError(f"{option} {shown}: '{text}' is not a number") from None
+    if not math.isfinite(x):
+        raise InputError(f"{option} {shown}: '{text}' is not a finite number (NaN and inf are refused: they "
+                         "would switch the check off)")
+    return x
 
 
 def _pairs(values, option: str) -> dict:
@@ -23,11 +38,8 @@ def _pairs(values, option: str) -> dict:
     for v in values:
         key, sep, num = v.rpartition("=")
         if not sep or not key.strip():
-            raise click.BadParameter(f"expected NAME=NUMBER, got '{v}'", param_hint=option)
-        try:
-            out[key.strip()] = float(num)
-        except ValueError:
-            raise click.BadParameter(f"'{num}' in '{v}' is not a number", param_hint=option) from None
+            raise InputError(f"{option} {v}: expected NAME=NUMBER")
+        out[key.strip()] = _number(num.strip(), option, v)
     return out
 
 
@@ -39,17 +51,12 @@ def _tolerance(values) -> dict:
         if "=" in v:
             for k, x in _pairs([v], "--tolerance").items():
                 if k not in TOLERANCE_KINDS:
-                    raise click.BadParameter(f"unknown kind '{k}' (use {', '.join(TOLERANCE_KINDS)})",
-                                             param_hint="--tolerance")
+                    raise InputError(f"--tolerance {v}: unknown kind '{k}' (use {', '.join(TOLERANCE_KINDS)})")
                 tol[k] = x
         else:
-            try:
-                x = float(v)
-            except ValueError:
-                raise click.BadParameter(f"'{v}' is not a number or KIND=NUMBER", param_hint="--tolerance") from None
-            tol = dict.fromkeys(TOLERANCE_KINDS, x)
+            tol = dict.fromkeys(TOLERANCE_KINDS, _number(v, "--tolerance"))
     if any(x < 0 for x in tol.values()):
-        raise click.BadParameter("tolerances must be >= 0", param_hint="--tolerance")
+        raise InputError("--tolerance: tolerances must be >= 0")
     return tol
 
 
@@ -57,18 +64,23 @@ def _tolerance(values) -> dict:
 @click.argument("run_dir", metavar="RUN_DIR")
 @click.option("--baseline", "baseline_path", default=None,
               help="Baseline JSON (from --write-baseline), or a baseline run's folder / results.json.")
-@click.option("--max-spurious-index", type=float, default=None, help="Fail when the spurious index exceeds X.")
-@click.option("--min-causal-index", type=float, default=None, help="Fail when the causal index is below X.")
+@click.option("--max-spurious-index", default=None, metavar="X",
+              help="Fail when the spurious index (mean instability) exceeds X beyond its CI.")
+@click.option("--min-causal-index", default=None, metavar="X",
+              help="Fail when the causal index (2·detection − 1) is below X beyond its CI.")
 @click.option("--max-effect", multiple=True, metavar="ATTR=X",
-              help="Max |effect size| for the probes of an attribute (or one probe name). Repeatable.")
-@click.option("--min-benchmark", multiple=True, metavar="NAME=X",
-              help="Minimum benchmark score: rewardbench=0.6, 'rewardbench.Chat Hard=0.5', rmbench.hard=0.4.")
-@click.option("--max-benchmark", multiple=True, metavar="NAME=X",
-              help="Maximum benchmark value: rewordbench.mean_drop=0.1, wildguard.asr.16=0.3.")
+              help="Max instability (mean |Δ| / margin SD) of a spurious attribute (or one probe name). Repeatable.")
+@click.option("--min-benchmark", multiple=True, metavar="NAME[.METRIC]=X",
+              help="Minimum of a benchmark metric: rewardbench=0.6 (its score), 'rewardbench.Chat Hard=0.5'.")
+@click.option("--max-benchmark", multiple=True, metavar="NAME[.METRIC]=X",
+              help="Maximum of a benchmark metric: rewordbench.mean_drop=0.1.")
 @click.option("--tolerance", multiple=True, metavar="X | KIND=X",
               help="Margin before a CI-separated change vs the baseline fails: one number for all, or "
                    "effect=X, index=X, benchmark=X. Default 0.")
 @click.option("--fail-on-missing", is_flag=True, help="Fail when a baseline probe/benchmark is missing from the run.")
+@click.option("--allow-degenerate", is_flag=True,
+              help="Gate an RM flagged degenerate (constant, at chance, or within the noise reference) instead of "
+                   "failing it.")
 @click.option("--junit", "junit_path", default=None, help="Write JUnit XML here (one test case per gated metric).")
 @click.option("--write-baseline", "write_baseline_path", default=None,
               help="Record RUN_DIR as a baseline JSON at this path (then gate too if gates are given).")
@@ -77,24 +89,31 @@ def _tolerance(values) -> dict:
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures, warnings and the verdict.")
 @cli_errors
 def gate(run_dir, baseline_path, max_spurious_index, min_causal_index, max_effect, min_benchmark,
-         max_benchmark, tolerance, fail_on_missing, junit_path, write_baseline_path, github, quiet):
+         max_benchmark, tolerance, fail_on_missing, allow_degenerate, junit_path, write_baseline_path, github,
+         quiet):
     """Gate RUN_DIR (a run folder or results.json) on thresholds and/or a baseline; exit 1 on a regression."""
-    from ..errors import InputError
-    from ..gate import GateConfig, evaluate, load_baseline, write_baseline
+    from ..gate import GateConfig, degenerate_reasons, evaluate, load_baseline, write_baseline
     from ..gate_output import console_lines, github_annotations, junit_xml, markdown_summary
     from ..results import read_results
 
-    config = GateConfig(max_spurious_index=max_spurious_index, min_causal_index=min_causal_index,
+    config = GateConfig(max_spurious_index=None if max_spurious_index is None else
+                        _number(max_spurious_index, "--max-spurious-index"),
+                        min_causal_index=None if min_causal_index is None else
+                        _number(min_causal_index, "--min-causal-index"),
                         max_effect=_pairs(max_effect, "--max-effect"),
                         min_benchmark=_pairs(min_benchmark, "--min-benchmark"),
                         max_benchmark=_pairs(max_benchmark, "--max-benchmark"),
-                        tolerance=_tolerance(tolerance), fail_on_missing=fail_on_missing)
+                        tolerance=_tolerance(tolerance), fail_on_missing=fail_on_missing,
+                        allow_degenerate=allow_degenerate)
     if junit_path and Path(junit_path).is_dir():
         raise InputError(f"--junit {junit_path}: is a folder; give a file name such as gate.xml")
     results = read_results(run_dir)
     if write_baseline_path:
         path = write_baseline(results, write_baseline_path)
         click.echo(f"baseline written: {path}")
+        if degenerate_reasons(results):
+            click.echo(f"crome-audit: warning: the baseline RM is flagged degenerate "
+                       f"({'; '.join(degenerate_reasons(results))}); comparisons against it mean little", err=True)
         if baseline_path is None and not config.has_thresholds():
             return
     baseline = load_baseline(baseline_path) if baseline_path else None

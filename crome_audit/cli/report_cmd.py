@@ -33,3 +33,11 @@ def report(runs, out_path, title):
     path = render_report(results, out_path, title=title)
     size = path.stat().st_size
     click.echo(f"report: {path} ({size / 1e6:.1f} MB, {len(results)} run{'s' if len(results) != 1 else ''})")
+    from ..report.compare import degenerate_of, display_name
+
+    for res in results:  # the report flags them too; say it where the command ran
+        reasons = degenerate_of(res)
+        if reasons:
+            name = display_name(str((res.get("rm") or {}).get("name") or "?"))
+            click.echo(f"crome-audit: warning: {name} is flagged degenerate ({'; '.join(reasons)}): "
+                       "not starred, not compared", err=True)

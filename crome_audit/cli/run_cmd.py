@@ -44,7 +44,7 @@ def _key_values(values, option: str) -> dict:
 @click.option("--benchmarks", default="", help="Comma-separated benchmarks to run too (rewardbench, rewordbench, ...).")
 @click.option("--bench-data", multiple=True, help="NAME=PATH data for a benchmark (repeatable).")
 @click.option("--bench-option", multiple=True, help="NAME.KEY=VALUE option for a benchmark (repeatable).")
-@click.option("--max-examples", type=int, default=50, show_default=True, help="Flipped examples kept per probe.")
+@click.option("--max-examples", type=click.IntRange(min=0), default=50, show_default=True, help="Flipped examples kept per probe.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @cli_errors

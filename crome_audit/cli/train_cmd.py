@@ -1,16 +1,19 @@
 """``crome-audit train`` (the whole pipeline) and its stages alone: ``rubrics``, ``augment``, ``filter``, ``eval``.
 
-    crome-audit train --config train/tiny-crome.yaml --out runs/tiny-crome --set train.max_steps=50
+    crome-audit train --config tiny-crome --out runs/tiny-crome --set train.max_steps=50   # a built-in recipe
+    crome-audit train --config train/tiny-crome.yaml --out runs/tiny-crome                  # or any recipe file
     crome-audit augment --config train/tiny-crome.yaml --out runs/tiny-crome    # one stage
     accelerate launch --config_file train/accelerate/ddp.yaml -m crome_audit.train --config ...
 
 Stages already done with the same config and inputs are skipped; an interrupted run resumes from the last
 completed stage and the newest checkpoint. The output folder is the reward model (``crome-audit run --rm OUT``).
+At the end, ``train`` prints the held-out accuracy with its 95% CI and says when it is within chance.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -18,10 +21,20 @@ import click
 from .common import cli_errors, set_offline_if_requested
 
 
+def _list_recipes(ctx, _param, value):
+    if not value or ctx.resilient_parsing:
+        return
+    from ..train.config import builtin_recipes
+
+    click.echo("\n".join(builtin_recipes()))
+    ctx.exit(0)
+
+
 def _common(func):
     options = [
-        click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-                     help="YAML recipe (see train/*.yaml)."),
+        click.option("--config", "config_path", required=True,
+                     help="YAML recipe file, or the name of a built-in recipe (tiny-crome, minilm-bt, ...; "
+                          "see `crome-audit train --list-recipes`)."),
         click.option("--out", "out_dir", default=None, help="Output folder = the trained RM (default: out_dir of the recipe, else runs/<recipe name>)."),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="Override a recipe field, e.g. --set train.max_steps=50 (repeatable)."),
@@ -37,7 +50,8 @@ def _pipeline(config_path, out_dir, overrides):
 
     set_offline_if_requested()
     cfg = load_config(config_path, list(overrides))
-    out = out_dir or cfg.out_dir or str(Path("runs") / Path(config_path).stem)  # runs/ is git-ignored
+    stem = Path(config_path).name[:-5] if str(config_path).endswith(".yaml") else Path(config_path).name
+    out = out_dir or cfg.out_dir or str(Path("runs") / stem)  # runs/ is git-ignored
     return Pipeline(cfg, out)
 
 
@@ -54,10 +68,35 @@ def _one_stage(stage: str, config_path, out_dir, overrides, force):
     _report(pipe, stage, pipe.run_stage(stage, force=force))
 
 
+def accuracy_line(metrics: dict | None) -> str | None:
+    """``held-out accuracy 0.620 [0.48, 0.74] on 50 pairs``, and a warning when the CI covers chance (0.5)."""
+    if not metrics or metrics.get("accuracy") is None or not metrics.get("n_pairs"):
+        return None
+    acc, n = float(metrics["accuracy"]), int(metrics["n_pairs"])
+    z = 1.959964
+    centre = (acc + z * z / (2 * n)) / (1 + z * z / n)  # Wilson score interval: right at 0/1 and small n
+    half = z * math.sqrt(acc * (1 - acc) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    lo, hi = centre - half, centre + half
+    verdict = "  -- within chance: this RM has not learned the task" if lo <= 0.5 else ""
+    return f"held-out accuracy {acc:.3f} [95% CI {lo:.3f}, {hi:.3f}] on {n} pairs (chance 0.5){verdict}"
+
+
+def _heldout_metrics(pipe) -> dict | None:
+    for path in (pipe.out / "eval.json", pipe.work / "trainer_eval.json"):
+        if path.is_file():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))["metrics"]
+            except (ValueError, KeyError, TypeError):
+                continue
+    return None
+
+
 @click.command("train")
 @_common
 @click.option("--until", type=click.Choice(["rubrics", "augment", "filter", "train", "eval"]), default="eval",
               show_default=True, help="Stop after this stage.")
+@click.option("--list-recipes", is_flag=True, is_eager=True, expose_value=False, callback=_list_recipes,
+              help="List the built-in recipes and exit.")
 @cli_errors
 def train(config_path, out_dir, overrides, until):
     """Run the training pipeline: rubrics -> augment -> filter -> train -> eval (resumable)."""
@@ -65,6 +104,9 @@ def train(config_path, out_dir, overrides, until):
     for stage, manifest in pipe.run(until).items():
         _report(pipe, stage, manifest)
     if pipe.state.is_main_process and until in ("train", "eval"):
+        line = accuracy_line(_heldout_metrics(pipe))
+        if line:
+            click.echo(line)
         click.echo(f"reward model: {pipe.out}  (score it: crome-audit run --rm {pipe.out})")
 
 

@@ -43,13 +43,14 @@ def _read_config_file(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read generator config: {e.strerror or e}") from None
-    try:
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+    if path.suffix != ".json":
+        from ..config_loader import parse_yaml
 
-            data = yaml.safe_load(text)
+        data = parse_yaml(text, str(path))  # the one safe loader: size cap, alias limits, YAML 1.2 floats
+        text = None
+    try:
+        if text is not None:
+            data = json.loads(text)
     except Exception as e:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
                           f"{str(e).splitlines()[0]}") from None

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import CromeError, InputError
+from ..secrets import redact_text
 from .cache import GenerationCache, default_generation_cache_path, request_key
 from .config import GeneratorConfig
 
@@ -174,7 +175,7 @@ class Generator(abc.ABC):
             self.stats["failures"] += len(failures)
             raise GenerationError(
                 f"generator {self.identity().get('model')}: {len(failures)} of {len(todo)} requests failed "
-                f"after retries; first: {failures[0][1]} (finished samples are cached; re-run to resume)")
+                f"after retries; first: {redact_text(failures[0][1])} (finished samples are cached; re-run to resume)")
 
     def close(self) -> None:
         if self.cache is not None:

@@ -6,7 +6,9 @@
     cfg = parse_spec("local:/models/SmolLM2-135M-Instruct.Q4_1.gguf?batch_size=4")
 
 Unknown keys raise :class:`ConfigError` naming the key (with "did you mean"). The API key is never a
-config value: only the *name* of the environment variable that holds it (``api_key_env``).
+config value: only the *name* of the environment variable that holds it (``api_key_env``). Credentials that
+do end up in a config anyway (a key in ``extra_body``, ``user:password@`` or ``?api_key=`` in ``base_url``) are
+sent to the server but redacted everywhere else (crome_audit.secrets): cache keys, provenance, errors.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from urllib.parse import parse_qsl
 
 from ..errors import ConfigError
 from ..registry import suggest
+from ..secrets import redact, redact_text, redact_url, remember, secret_values
 
 BACKENDS = ("openai", "local")
 SECRET_KEYS = {"api_key", "key", "token", "openai_api_key", "authorization", "bearer"}
@@ -105,6 +108,7 @@ class GeneratorConfig:
                 raise ConfigError(f"generator: '{name}' has an invalid value {getattr(self, name)!r}")
         if not isinstance(self.extra_body, dict):
             raise ConfigError("generator: 'extra_body' must be a mapping")
+        _remember_secrets(self)
         if self.backend == "local" and self.model.endswith(".gguf") and Path(self.model).is_file():
             self.gguf_file = Path(self.model).name
             self.model = str(Path(self.model).resolve().parent)
@@ -132,7 +136,18 @@ class GeneratorConfig:
         return cls(**coerced)
 
     def to_dict(self) -> dict:
+        """All fields, secrets included (what the backend needs); use :meth:`public_dict` for anything written."""
         return dataclasses.asdict(self)
+
+    def public_dict(self) -> dict:
+        """All fields with credentials masked (extra_body secrets, URL user:password and key parameters)."""
+        d = redact(dataclasses.asdict(self))
+        d["base_url"] = redact_url(self.base_url)
+        return d
+
+    def public_extra_body(self) -> dict:
+        """extra_body with secret values masked: what cache keys and provenance see (a key changes no output)."""
+        return redact(self.extra_body)
 
     def api_key(self) -> str | None:
         """The API key from the environment variable named by ``api_key_env`` (None when unset)."""
@@ -141,6 +156,24 @@ class GeneratorConfig:
             raise ConfigError(f"generator: environment variable {self.api_key_env} is unset or empty "
                               f"(require_api_key is on)")
         return value or None
+
+
+def _remember_secrets(cfg: GeneratorConfig) -> None:
+    """Register every credential the config holds, so that no error message or log can echo it."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from ..secrets import is_secret_key
+
+    for v in secret_values(cfg.extra_body):
+        remember(v)
+    try:
+        parts = urlsplit(cfg.base_url)
+        remember(parts.password)
+        for k, v in parse_qsl(parts.query):
+            if is_secret_key(k):
+                remember(v)
+    except ValueError:
+        pass
 
 
 def _coerce(key: str, value, hint, where: str):
@@ -184,11 +217,13 @@ def parse_spec(spec: str) -> GeneratorConfig:
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError("--generator: empty generator spec")
     spec = spec.strip()
+    shown = redact_text(redact_url(spec.partition(":")[2]))  # the spec may carry credentials: never echo them
+    shown = f"{spec.partition(':')[0]}:{shown}"
     backend, sep, rest = spec.partition(":")
     if not sep or backend not in BACKENDS:
         close = difflib.get_close_matches(backend, BACKENDS, n=1)
         hint = f" (did you mean '{close[0]}:...'?)" if close and sep else ""
-        raise ConfigError(f"--generator {spec}: expected 'openai:URL#MODEL' or 'local:PATH_OR_HUB_ID'{hint}")
+        raise ConfigError(f"--generator {shown}: expected 'openai:URL#MODEL' or 'local:PATH_OR_HUB_ID'{hint}")
     query = ""
     if "?" in rest:
         rest, _, query = rest.rpartition("?")
@@ -197,12 +232,12 @@ def parse_spec(spec: str) -> GeneratorConfig:
     if backend == "openai":
         url, _, model = rest.partition("#")
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"--generator {spec}: the openai backend needs an http(s) URL, e.g. "
+            raise ConfigError(f"--generator {shown}: the openai backend needs an http(s) URL, e.g. "
                               f"openai:http://127.0.0.1:8080/v1#model-name")
         values["base_url"] = url.rstrip("/")
         values["model"] = model or values.get("model", "default")
     else:
         if not rest.strip():
-            raise ConfigError(f"--generator {spec}: the local backend needs a model folder, .gguf file or hub id")
+            raise ConfigError(f"--generator {shown}: the local backend needs a model folder, .gguf file or hub id")
         values["model"] = rest
-    return GeneratorConfig.from_dict(values, where=f"--generator {spec}")
+    return GeneratorConfig.from_dict(values, where=f"--generator {shown}")

@@ -22,6 +22,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ..errors import ModelLoadError
+from ..secrets import redact_text, redact_url, remember
 from .base import Generator, Unit
 from .config import GeneratorConfig
 
@@ -52,14 +53,18 @@ class OpenAIHTTPGenerator(Generator):
     def __init__(self, config: GeneratorConfig):
         super().__init__(config)
         self.url = config.base_url.rstrip("/") + "/chat/completions"
+        self.shown_url = redact_url(self.url)  # what error messages print: no user:password, no ?api_key=
         self._api_key = config.api_key()  # read from the environment only, once
+        remember(self._api_key)
         self._lock = threading.Lock()
 
     def identity(self) -> dict:
-        return {"backend": self.backend, "model": self.config.model, "extra_body": self.config.extra_body}
+        # secrets in extra_body are masked: they reach the server but never a cache key or a provenance record
+        return {"backend": self.backend, "model": self.config.model, "extra_body": self.config.public_extra_body()}
 
     def describe(self) -> dict:
-        return {**super().describe(), "base_url": self.config.base_url, "api_key_env": self.config.api_key_env}
+        return {**super().describe(), "base_url": redact_url(self.config.base_url),
+                "api_key_env": self.config.api_key_env}
 
     # ------------------------------------------------------------------ one request
 
@@ -77,33 +82,33 @@ class OpenAIHTTPGenerator(Generator):
             with urllib.request.urlopen(req, timeout=self.config.timeout_s) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as e:
-            detail = e.read()[:300].decode("utf-8", "replace").strip().replace("\n", " ")
-            msg = f"HTTP {e.code} from {self.url}: {detail or e.reason}"
+            detail = redact_text(e.read()[:300].decode("utf-8", "replace").strip().replace("\n", " "))
+            msg = f"HTTP {e.code} from {self.shown_url}: {detail or e.reason}"
             if e.code == 429 or e.code >= 500:
                 raise _Retryable(msg, _retry_after(e.headers)) from None
             if e.code in (401, 403):
-                raise ModelLoadError(f"generator {self.url}: HTTP {e.code} (key rejected or missing; the key is "
+                raise ModelLoadError(f"generator {self.shown_url}: HTTP {e.code} (key rejected or missing; the key is "
                                      f"read from ${self.config.api_key_env}): {detail[:200]}") from None
             if e.code == 404:
-                raise ModelLoadError(f"generator {self.url}: HTTP 404 (wrong base_url, or model "
+                raise ModelLoadError(f"generator {self.shown_url}: HTTP 404 (wrong base_url, or model "
                                      f"'{self.config.model}' not served): {detail[:200]}") from None
             raise _Failed(msg) from None
         except TimeoutError:
-            raise _Retryable(f"timed out after {self.config.timeout_s:g}s ({self.url})") from None
+            raise _Retryable(f"timed out after {self.config.timeout_s:g}s ({self.shown_url})") from None
         except urllib.error.URLError as e:
             reason = e.reason
             if isinstance(reason, TimeoutError):
-                raise _Retryable(f"timed out after {self.config.timeout_s:g}s ({self.url})") from None
-            raise _Retryable(f"cannot reach {self.url}: {reason}") from None
+                raise _Retryable(f"timed out after {self.config.timeout_s:g}s ({self.shown_url})") from None
+            raise _Retryable(f"cannot reach {self.shown_url}: {redact_text(reason)}") from None
         except (ConnectionError, http.client.HTTPException, OSError) as e:
-            raise _Retryable(f"connection error with {self.url}: {type(e).__name__}: {e}") from None
+            raise _Retryable(f"connection error with {self.shown_url}: {type(e).__name__}: {redact_text(e)}") from None
         try:
             data = json.loads(raw)
             message = data["choices"][0]["message"]
             content = message.get("content")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            snippet = raw[:200].decode("utf-8", "replace").replace("\n", " ")
-            raise _Retryable(f"malformed reply from {self.url} (no choices[0].message): {snippet}") from None
+            snippet = redact_text(raw[:200].decode("utf-8", "replace").replace("\n", " "))
+            raise _Retryable(f"malformed reply from {self.shown_url} (no choices[0].message): {snippet}") from None
         return content if isinstance(content, str) else ""
 
     def request(self, unit: Unit) -> str:

@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..errors import InputError
+from ..refusal import is_refusal
 from .base import Generator
 from .prompts import ATTRIBUTES, canonical_attribute, render, rewrite_template_name
 
@@ -61,9 +62,6 @@ TASK_REFUSAL = re.compile(
     r"[^.\n]{0,60}"
     r"\b(?:rewrite|re-write|modify|alter|edit|change|paraphrase|translate|fulfil|fulfill|complete|"
     r"comply|help with (?:this|that) (?:request|task))|\bas an ai(?: language model)?\b", re.IGNORECASE)
-REFUSAL_OPENER = re.compile(
-    r"^\W*(?:i'm sorry|i am sorry|sorry|i apologi[sz]e|i can(?:no|')t|i won't|i will not|i'm unable|"
-    r"i am unable|i'm not able|i am not able|i must decline)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -167,10 +165,6 @@ def clean_output(text: str) -> str:
 
 def _normal(text: str) -> str:
     return " ".join(text.lower().split()).strip(" .!?\"'")
-
-
-def is_refusal(text: str) -> bool:
-    return bool(REFUSAL_OPENER.match(text))
 
 
 def validate_rewrite(original: str, output: str, limits: RewriteLimits = CAUSAL_LIMITS, *,

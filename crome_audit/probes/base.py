@@ -49,6 +49,7 @@ class Probe(abc.ABC):
     kind: ClassVar[str]  # "spurious" | "causal"
     description: ClassVar[str]
     params: ClassVar[dict] = {}
+    templates: ClassVar[int] = 0  # how many fixed templates (openers, filler sets...) it draws from; 0 = none
 
     def __init__(self, **params):
         unknown = set(params) - set(self.params)

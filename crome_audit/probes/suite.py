@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
+from ..config_loader import parse_yaml
 from ..errors import ConfigError, InputError
 from ..registry import Registry
 from .base import PROBES, Probe
@@ -62,12 +61,7 @@ def load_suite(name_or_path: str) -> Suite:
         registry.get(name_or_path)  # did-you-mean error for unknown names
         res = _suite_dir() / f"{name_or_path}.yaml"
         text, source = res.read_bytes(), f"builtin:{name_or_path}"
-    try:
-        spec = yaml.safe_load(text.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{source}: not valid UTF-8") from None
-    except yaml.YAMLError as e:
-        raise InputError(f"{source}: invalid YAML: {str(e).splitlines()[0]}") from None
+    spec = parse_yaml(text, source)  # the one safe loader: size cap, alias limits, YAML 1.2 floats
     if not isinstance(spec, dict):
         raise ConfigError(f"{source}: a suite must be a mapping with a 'probes' list")
     unknown = set(spec) - SUITE_KEYS

@@ -1,9 +1,15 @@
 """Plotly figure builders for the report. Each returns a ``plotly.graph_objects.Figure`` or None when no run
-has the data. Every user-supplied string (RM names, probe, subset and transformation names) is HTML-escaped
-before it reaches plotly, because plotly renders a subset of HTML tags in labels.
+has the data. Every user-supplied string (RM names, probe and metric names) is HTML-escaped before it reaches
+plotly, because plotly renders a subset of HTML tags in labels.
 
-    from crome_audit.report.charts import sensitivity_figure
-    fig = sensitivity_figure(cmp, "spurious")
+Layout rules that keep the charts readable from 420 px to 1,600 px wide: bars are horizontal (category names
+on the y axis never collide, however narrow the screen), the legend sits under the plot (the toolbar, top
+right, cannot cover it), heights grow with the number of rows, and every RM is told apart by colour *and*
+pattern (bars) or symbol (markers). The ``length`` and ``noise`` references are drawn as markers on every
+probe chart and on the index scatter.
+
+    from crome_audit.report.charts import probe_figure
+    fig = probe_figure(cmp, "spurious", "instability")
 """
 
 from __future__ import annotations
@@ -11,244 +17,227 @@ from __future__ import annotations
 import html
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .compare import RB_SECTIONS, Comparison, dig, dmap, num, shared_keys
+from .compare import REFERENCE_STYLE, Comparison, Run, dig, dmap, interval, num, shared_keys
+from .tables import _pct_like, probe_flags
 
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
-RMBENCH_STYLES = ("concise", "detailed plain", "detailed markdown")
+MAX_BENCH_ROWS = 12  # metrics per benchmark chart (the table lists them all)
+# (kind, metric key, CI key, axis title, reference line, its label)
+PROBE_CHARTS = {
+    "fig-bias": ("spurious", "effect_size", None, "bias (margin SDs), + prefers restyled", 0.0, "no bias"),
+    "fig-instability": ("spurious", "instability", "instability_ci", "instability (margin SDs)", None, None),
+    "fig-detection": ("causal", "detection_rate", "detection_rate_ci", "P(intact beats degraded)", 0.5,
+                      "chance (blind)"),
+}
 
 
 def esc(text) -> str:
     return html.escape(str(text), quote=False)
 
 
-def _layout(fig: go.Figure, height: int = 380, **kw) -> go.Figure:
-    kw.setdefault("margin", {"l": 60, "r": 20, "t": 50, "b": 60})
-    kw.setdefault("legend", {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
-    fig.update_layout(template="plotly_white", height=height, font={"family": FONT, "size": 12}, **kw)
+AXIS_B = 56  # px under the plot area for the x tick labels and axis title; the legend goes below that
+TOP = 36  # px above the plot area: the toolbar lives there, over nothing
+
+
+def _layout(fig: go.Figure, plot_h: int, n_legend: int = 1, **kw) -> go.Figure:
+    """``plot_h``: the plot area's height. The legend's rows depend on the width; the height here assumes 3
+    entries a row and report.js corrects it to the legend's real height once drawn (layout.meta)."""
+    bottom = AXIS_B + 22 * (n_legend // 3 + 1)
+    height = int(plot_h + TOP + bottom)
+    kw.setdefault("margin", {"l": 10, "r": 16, "t": TOP, "b": bottom})
+    kw["meta"] = {"plot_h": int(plot_h), "axis_b": AXIS_B}
+    fig.update_layout(template="plotly_white", height=height, font={"family": FONT, "size": 12},
+                      showlegend=True,  # also for one trace: points carry no text labels, the legend names them
+                      legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0,
+                              "xanchor": "left", "font": {"size": 11}, "traceorder": "normal"}, **kw)
     return fig
 
 
-def sensitivity_figure(cmp: Comparison, kind: str) -> go.Figure | None:
-    """Grouped bars of effect size with 95% CI error bars, one bar group per shared probe of this kind."""
+def _f(v, signed=False) -> str:
+    v = num(v)
+    return "—" if v is None else (f"{v:+.3f}" if signed else f"{v:.3f}")
+
+
+def _errors(values, cis):
+    up = [ci[1] - v if v is not None and ci else None for v, ci in zip(values, cis)]
+    down = [v - ci[0] if v is not None and ci else None for v, ci in zip(values, cis)]
+    return up, down
+
+
+def _probe_ci(p: dict, key: str, ci_key: str | None):
+    v = num(p.get(key))
+    if ci_key is None:
+        return v, interval((p.get("ci_low"), p.get("ci_high")), v)
+    return v, interval(p.get(ci_key), v)
+
+
+def short(label: str, limit: int = 32) -> str:
+    """A legend entry that fits a phone screen (plotly legends do not wrap); the full name is in the hover."""
+    return label if len(label) <= limit else label[:10] + "…" + label[-(limit - 11):]
+
+
+def _run_name(run: Run) -> str:
+    return esc(short(run.label)) + (" (degenerate)" if run.degenerate else "")
+
+
+def probe_figure(cmp: Comparison, chart_id: str) -> go.Figure | None:
+    """Horizontal grouped bars, one row per shared probe of the kind, one bar per RM, 95% CI whiskers, the
+    references as markers, n in the row label; flagged probes (insufficient n, length-confounded) faded."""
+    kind, key, ci_key, title, line, line_label = PROBE_CHARTS[chart_id]
     names = [n for n in cmp.shared_probes if cmp.probe_meta[n]["kind"] == kind]
-    if not names:
+    runs = cmp.probe_runs
+    if not names or not runs:
         return None
-    # two-level axis: probes grouped under their attribute (in first-seen order of the attributes)
-    attrs = [cmp.probe_meta[n]["attribute"] for n in names]
-    order = list(dict.fromkeys(attrs))
-    names = sorted(names, key=lambda n: order.index(cmp.probe_meta[n]["attribute"]))
-    x = [[esc(cmp.probe_meta[n]["attribute"]) for n in names], [esc(n) for n in names]]
+    labels = []
+    for n in names:
+        ns = [cmp_n for cmp_n in dict.fromkeys(str(r.probes[n].get("n")) for r in runs)]
+        flags = probe_flags(runs[0].probes[n])
+        mark = " ⚠" if flags else ""
+        labels.append(f"{esc(n)}{mark}<br>n={'/'.join(esc(x) for x in ns)}")
     fig = go.Figure()
-    runs = ([cmp.reference] if cmp.reference else []) + cmp.probe_runs
     for run in runs:
-        ys, up, down, hover, shapes = [], [], [], [], []
+        vals, cis, hover, opac = [], [], [], []
         for n in names:
             p = run.probes[n]
-            e, lo, hi = num(p.get("effect_size")), num(p.get("ci_low")), num(p.get("ci_high"))
-            ys.append(e)
-            up.append(hi - e if e is not None and hi is not None else None)
-            down.append(e - lo if e is not None and lo is not None else None)
-            seen = " · seen in training" if p.get("seen_in_training") else ""
+            v, ci = _probe_ci(p, key, ci_key)
+            vals.append(v)
+            cis.append(ci)
+            flags = probe_flags(p)
+            opac.append(0.35 if flags or run.degenerate else 1.0)
+            seen = "<br>seen in training" if p.get("seen_in_training") else ""
+            extra = "".join(f"<br>{esc(f)}" for f in flags) + "".join(
+                f"<br>{k} reference {_f(_probe_ci(ref.probes[n], key, ci_key)[0])}" for k, ref in cmp.references.items())
             hover.append(f"{esc(run.label)}<br>{esc(n)} ({esc(p.get('attribute') or '')}){seen}<br>"
-                         f"effect {_f(e)} [{_f(lo)}, {_f(hi)}]<br>flip rate {_f(p.get('flip_rate'))}, "
-                         f"n={p.get('n')}")
-            shapes.append("/" if p.get("seen_in_training") else "")
-        name = esc(run.label) + (" (baseline)" if run.is_length and run is not cmp.reference else "")
-        fig.add_bar(x=x, y=ys, name=name, marker={"color": run.color, "pattern": {"shape": shapes}},
-                    error_y={"type": "data", "symmetric": False, "array": up, "arrayminus": down,
-                             "thickness": 1.2, "width": 3, "color": "#374151"},
+                         f"{esc(key.replace('_', ' '))} {_f(v, key == 'effect_size')} "
+                         f"[{_f(ci[0] if ci else None)}, {_f(ci[1] if ci else None)}]<br>"
+                         f"n={esc(p.get('n'))} edits, {esc(p.get('n_clusters'))} prompts{extra}")
+        up, down = _errors(vals, cis)
+        base = 0.5 if key == "detection_rate" else None  # detection bars grow from chance, not from 0
+        shown = [v - base if v is not None and base is not None else v for v in vals]
+        fig.add_bar(y=labels, x=shown, base=base, orientation="h", name=_run_name(run),
+                    marker={"color": run.color, "opacity": opac, "line": {"color": "#333333", "width": 0.6},
+                            "pattern": {"shape": run.pattern, "fgcolor": "#222222", "size": 6, "solidity": 0.25}},
+                    error_x={"type": "data", "symmetric": False, "array": up, "arrayminus": down,
+                             "thickness": 1.2, "width": 2, "color": "#374151"},
                     hovertext=hover, hoverinfo="text")
-    fig.add_hline(y=0, line={"color": "#111827", "width": 1})
-    fig.update_xaxes(tickangle=-30, tickfont={"size": 11})
-    _layout(fig, height=440, barmode="group", yaxis_title="effect size (reward SDs), 95% CI", bargap=0.25)
-    return fig
-
-
-def _f(v) -> str:
-    v = num(v)
-    return "—" if v is None else f"{v:+.3f}"
+    for kind_ref, ref in cmp.references.items():
+        # a line across the whole bar group at the reference's value: visible beside every RM's bar
+        style = REFERENCE_STYLE[kind_ref]
+        for i, n in enumerate(names):
+            v, _ = _probe_ci(ref.probes[n], key, ci_key)
+            if v is not None:
+                fig.add_shape(type="line", xref="x", yref="y", x0=v, x1=v, y0=i - 0.46, y1=i + 0.46,
+                              line={"color": ref.color, "width": 2.2, "dash": style["dash"]})
+        fig.add_scatter(x=[None], y=[labels[0]], mode="lines", name=f"{kind_ref} reference", hoverinfo="skip",
+                        line={"color": ref.color, "width": 2.2, "dash": style["dash"]})
+    if line is not None:
+        fig.add_vline(x=line, line={"color": "#111827", "width": 1.2})
+        fig.add_scatter(x=[None], y=[labels[0]], mode="lines", name=line_label, hoverinfo="skip",
+                        line={"color": "#111827", "width": 1.2})
+    per_row = max(34, 10 + 13 * (len(runs) + 0.5))
+    n_legend = len(runs) + len(cmp.references) + (1 if line is not None else 0)
+    fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": 11})
+    fig.update_xaxes(title={"text": title, "font": {"size": 11}}, zeroline=True, automargin=True)
+    if key == "detection_rate":
+        fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
+    return _layout(fig, int(per_row * len(names)), n_legend, barmode="group", bargap=0.22, bargroupgap=0.05)
 
 
 def scatter_figure(cmp: Comparison) -> go.Figure | None:
-    """One point per RM: spurious index (x, lower is better) vs causal index (y, higher is better)."""
-    runs = cmp.runs + ([cmp.reference] if cmp.reference else [])
-    runs = [r for r in runs if r.indices.get("spurious") is not None and r.indices.get("causal") is not None]
+    """One point per RM and reference: spurious index (x, lower is better) vs causal index (y, higher is
+    better), with both CIs as whiskers."""
+    runs = cmp.runs + list(cmp.references.values())
+    runs = [r for r in runs if r.index("spurious")[0] is not None and r.index("causal")[0] is not None]
     if not runs:
         return None
     fig = go.Figure()
-    xs, ys = [], []
-    mid = sorted(r.indices["spurious"] for r in runs)[len(runs) // 2] if len(runs) > 1 else float("inf")
     for r in runs:
-        x, y = r.indices["spurious"], r.indices["causal"]
-        where = "top right" if x < mid else "top left"  # keep labels inside the plot
-        xs.append(x)
-        ys.append(y)
-        fig.add_scatter(x=[x], y=[y], mode="markers+text", name=esc(r.label), text=[esc(r.label)],
-                        textposition=where if len(runs) > 1 else "top center", marker={"size": 14, "color": r.color,
-                                                           "line": {"width": 1, "color": "white"}},
-                        hovertemplate=f"{esc(r.label)}<br>spurious %{{x:.3f}}<br>causal %{{y:.3f}}<extra></extra>")
-        hx, hy = r.indices.get("spurious_heldout"), r.indices.get("causal_heldout")
+        (x, xci), (y, yci) = r.index("spurious"), r.index("causal")
+        ex = {"type": "data", "symmetric": False, "array": [xci[1] - x], "arrayminus": [x - xci[0]],
+              "color": r.color, "thickness": 1.2} if xci else None
+        ey = {"type": "data", "symmetric": False, "array": [yci[1] - y], "arrayminus": [y - yci[0]],
+              "color": r.color, "thickness": 1.2} if yci else None
+        name = _run_name(r)
+        fig.add_scatter(x=[x], y=[y], mode="markers", name=name, error_x=ex, error_y=ey,
+                        marker={"size": 13, "color": r.color, "symbol": r.symbol,
+                                "opacity": 0.45 if r.degenerate else 1.0,
+                                "line": {"width": 1.5 if r.is_reference else 1, "color": "#222222"
+                                         if not r.is_reference else r.color}},
+                        hovertext=[f"{esc(r.label)}<br>spurious {_f(x)} [{_f(xci[0]) if xci else '—'}, "
+                                   f"{_f(xci[1]) if xci else '—'}]<br>causal {_f(y, True)} "
+                                   f"[{_f(yci[0], True) if yci else '—'}, {_f(yci[1], True) if yci else '—'}]"],
+                        hoverinfo="text")
+        hx, hy = r.index("spurious_heldout")[0], r.index("causal_heldout")[0]
         if hx is not None and hy is not None:
-            xs.append(hx)
-            ys.append(hy)
-            fig.add_scatter(x=[x, hx], y=[y, hy], mode="lines+markers", showlegend=True,
-                            name=esc(r.label) + " (held-out probes)",
+            fig.add_scatter(x=[x, hx], y=[y, hy], mode="lines+markers", name=name + " (held-out probes)",
                             line={"color": r.color, "dash": "dot", "width": 1},
-                            marker={"size": [0, 12], "symbol": "circle-open", "color": r.color},
-                            hovertemplate=f"{esc(r.label)} held-out<br>spurious %{{x:.3f}}<br>"
-                                          f"causal %{{y:.3f}}<extra></extra>")
-    pad_x = max(0.05, 0.15 * (max(xs) - min(0.0, min(xs))))
-    pad_y = max(0.05, 0.15 * (max(ys) - min(ys)))
-    fig.update_xaxes(range=[min(0.0, min(xs)) - pad_x / 3, max(xs) + pad_x], zeroline=True,
-                     title="spurious index (mean |effect|) → worse")
-    fig.update_yaxes(range=[min(ys) - pad_y, max(ys) + pad_y * 1.5], title="causal index → better")
+                            marker={"size": [0, 11], "symbol": "circle-open", "color": r.color},
+                            hovertext=["", f"{esc(r.label)} held-out<br>spurious {_f(hx)}<br>causal {_f(hy, True)}"],
+                            hoverinfo="text")
+    fig.add_hline(y=0, line={"color": "#9ca3af", "width": 1, "dash": "dot"})
+    xs = [v for r in runs for v in (r.index("spurious")[1] or (r.index("spurious")[0],) * 2)]
+    lo, hi = min(0.0, *xs), max(xs)
+    pad = 0.05 * (hi - lo or 1.0)  # markers at x = 0 (a style-blind RM) stay whole
+    fig.update_xaxes(title={"text": "spurious index (instability) → worse", "font": {"size": 11}},
+                     range=[lo - pad, hi + pad], automargin=True)
+    fig.update_yaxes(title={"text": "causal index (2·detection − 1) → better", "font": {"size": 11}},
+                     automargin=True)
     fig.add_annotation(xref="paper", yref="paper", x=0.01, y=0.99, xanchor="left", yanchor="top",
-                       text="★ goal: high causal, low spurious", showarrow=False,
-                       font={"color": "#059669", "size": 12}, bgcolor="rgba(236,253,245,0.9)")
-    return _layout(fig, height=420, showlegend=len(runs) > 1 or any(
-        r.indices.get("spurious_heldout") is not None for r in runs))
+                       text="goal: top left", showarrow=False, font={"color": "#005a44", "size": 11},
+                       bgcolor="rgba(255,255,255,0.85)")
+    return _layout(fig, 320, len(fig.data))
 
 
-def rewardbench_figure(cmp: Comparison) -> go.Figure | None:
-    runs = cmp.bench_runs("rewardbench")
+def benchmark_figure(cmp: Comparison, bench: str) -> go.Figure | None:
+    """Any benchmark, from its ``metrics``: horizontal bars of value with CI per RM (first MAX_BENCH_ROWS)."""
+    runs = [r for r in cmp.bench_runs(bench) if isinstance(dmap(r.benchmarks, bench).get("metrics"), dict)]
     if not runs:
         return None
-    cats = ["Overall", *RB_SECTIONS]
+    names = shared_keys([r.benchmarks[bench]["metrics"] for r in runs])
+    names = ((["score"] if "score" in names else []) + [n for n in names if n != "score"])[:MAX_BENCH_ROWS]
+    names = [n for n in names if any(num(dig(r.benchmarks, bench, "metrics", n, "value")) is not None for r in runs)]
+    if not names:
+        return None
+    all_m = [r.benchmarks[bench]["metrics"][n] for r in runs for n in names]
+    pct = _pct_like([m for m in all_m if isinstance(m, dict)])
+    labels = []
+    for n in names:
+        m = next((r.benchmarks[bench]["metrics"][n] for r in runs if isinstance(r.benchmarks[bench]["metrics"][n],
+                                                                                  dict)), {})
+        arrow = " ↑" if m.get("higher_is_better") is True else " ↓" if m.get("higher_is_better") is False else ""
+        nn = num(m.get("n"))
+        labels.append(f"{esc(n)}{arrow}" + (f" · n={int(nn):,}" if nn is not None else ""))
     fig = go.Figure()
-
-    def vals(rb):
-        return [num(rb.get("score"))] + [num(dig(rb, "sections", s)) for s in RB_SECTIONS]
-
     for r in runs:
-        fig.add_bar(x=cats, y=vals(r.benchmarks["rewardbench"]), name=esc(r.label), marker_color=r.color,
-                    texttemplate="%{y:.1%}", textposition="outside", cliponaxis=False)
-    base = next((r.benchmarks["rewardbench"]["length_baseline"] for r in runs
-                 if isinstance(r.benchmarks["rewardbench"].get("length_baseline"), dict)), None)
-    if base is not None:  # a dashed line across each group of bars, plus a legend entry
-        for i, v in enumerate(vals(base)):
-            if v is not None:
-                fig.add_shape(type="line", xref="x", yref="y", x0=i - 0.45, x1=i + 0.45, y0=v, y1=v,
-                              line={"color": "#111827", "width": 2, "dash": "dash"})
-        fig.add_scatter(x=[cats[0]], y=[None], mode="lines", name="length baseline (longer wins)",
-                        line={"color": "#111827", "width": 2, "dash": "dash"}, hoverinfo="skip")
-    fig.add_hline(y=0.5, line={"color": "#9ca3af", "dash": "dot", "width": 1})
-    fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title="accuracy")
-    return _layout(fig, barmode="group")
+        vals, cis = [], []
+        for n in names:
+            m = r.benchmarks[bench]["metrics"][n]
+            v = num(m.get("value")) if isinstance(m, dict) else None
+            vals.append(v)
+            cis.append(interval(m.get("ci"), v) if isinstance(m, dict) else None)
+        up, down = _errors(vals, cis)
+        fig.add_bar(y=labels, x=vals, orientation="h", name=_run_name(r),
+                    marker={"color": r.color, "opacity": 0.45 if r.degenerate else 1.0,
+                            "line": {"color": "#333333", "width": 0.6},
+                            "pattern": {"shape": r.pattern, "fgcolor": "#222222", "size": 6, "solidity": 0.25}},
+                    error_x={"type": "data", "symmetric": False, "array": up, "arrayminus": down,
+                             "thickness": 1.2, "width": 2, "color": "#374151"},
+                    hovertext=[f"{esc(r.label)}<br>{lab}<br>" + (f"{100 * v:.1f}%" if pct and v is not None else _f(v))
+                               for lab, v in zip(labels, vals)], hoverinfo="text")
+    if pct:
+        fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": 11})
+    fig.update_xaxes(automargin=True)
+    per_row = max(34, 10 + 13 * (len(runs) + 0.5))
+    return _layout(fig, int(per_row * len(names)), len(runs), barmode="group", bargap=0.22)
 
 
-def rewordbench_figure(cmp: Comparison) -> go.Figure | None:
-    runs = cmp.bench_runs("rewordbench")
-    runs = [r for r in runs if isinstance(r.benchmarks["rewordbench"].get("transformations"), dict)]
-    if not runs:
-        return None
-    trs = [r.benchmarks["rewordbench"]["transformations"] for r in runs]
-    tnames = shared_keys(trs)
-    present = {s for t in trs for n in tnames for s in dmap(t[n], "sections")}
-    secs = [s for s in RB_SECTIONS if s in present] + sorted(present - set(RB_SECTIONS))
-    has_overall = any(isinstance(dig(t[n], "overall"), dict) for t in trs for n in tnames)
-    cols = (["Overall"] if has_overall else []) + secs
-    if not tnames or not cols:
-        return None
-    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=[esc(r.label) for r in runs],
-                        shared_yaxes=True, horizontal_spacing=0.03)
-    for i, (r, t) in enumerate(zip(runs, trs), start=1):
-        z = [[num(dig(t[n], "overall", "drop")) if c == "Overall" and c not in secs
-              else num(dig(t[n], "sections", c, "drop")) for c in cols] for n in tnames]
-        fig.add_heatmap(z=z, x=[esc(c) for c in cols], y=[esc(n) for n in tnames], coloraxis="coloraxis",
-                        texttemplate="%{z:.2f}", hovertemplate="%{y} × %{x}<br>drop %{z:.3f}<extra>"
-                                                               + esc(r.label) + "</extra>", row=1, col=i)
-    fig.update_layout(coloraxis={"colorscale": "RdBu", "reversescale": True, "cmid": 0,
-                                 "colorbar": {"title": {"text": "drop"}}})
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, height=max(260, 90 + 26 * len(tnames)), margin={"l": 170, "r": 20, "t": 50, "b": 40})
-
-
-def wildguard_figure(cmp: Comparison) -> go.Figure | None:
-    runs = cmp.bench_runs("wildguard")
-    if not runs:
-        return None
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Attack success rate on harmful prompts ↓",
-                                                        "Refusal rate on benign prompts ↓"),
-                        horizontal_spacing=0.08)
-    ticks: set = set()
-    for r in runs:
-        w = r.benchmarks["wildguard"]
-        for col, metric in ((1, "asr"), (2, "refusal_rate")):
-            m = w.get(metric)
-            if not isinstance(m, dict):
-                continue
-            pts = []
-            for k, v in m.items():
-                try:
-                    pts.append((int(k), num(v)))
-                except (TypeError, ValueError):
-                    continue
-            pts.sort()
-            ticks |= {p[0] for p in pts}
-            fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-                            name=esc(r.label), legendgroup=esc(r.label), showlegend=col == 1,
-                            line={"color": r.color}, row=1, col=col)
-    tv = sorted(t for t in ticks if t > 0)
-    fig.update_xaxes(type="log", tickvals=tv, ticktext=[str(t) for t in tv], title="N (Best-of-N)")
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
-    return _layout(fig, height=380, margin={"l": 60, "r": 20, "t": 80, "b": 60},
-                   legend={"orientation": "h", "yanchor": "bottom", "y": 1.12, "x": 0})
-
-
-def rmbench_figure(cmp: Comparison) -> go.Figure | None:
-    runs = [r for r in cmp.bench_runs("rmbench") if _rm_matrix(r.benchmarks["rmbench"]) is not None]
-    if not runs:
-        return None
-    fig = make_subplots(rows=1, cols=len(runs), subplot_titles=[esc(r.label) for r in runs],
-                        shared_yaxes=True, horizontal_spacing=0.04)
-    for i, r in enumerate(runs, start=1):
-        z = _rm_matrix(r.benchmarks["rmbench"])
-        fig.add_heatmap(z=z, x=list(RMBENCH_STYLES), y=list(RMBENCH_STYLES), coloraxis="coloraxis",
-                        texttemplate="%{z:.0%}", hovertemplate="chosen %{y} vs rejected %{x}<br>"
-                                                               "%{z:.1%}<extra></extra>", row=1, col=i)
-        fig.update_xaxes(title_text="rejected style", row=1, col=i)
-    fig.update_yaxes(title_text="chosen style", autorange="reversed", row=1, col=1)
-    fig.update_layout(coloraxis={"colorscale": "Viridis", "cmin": 0, "cmax": 1,
-                                 "colorbar": {"title": {"text": "acc"}, "tickformat": ".0%"}})
-    return _layout(fig, height=360, margin={"l": 130, "r": 20, "t": 50, "b": 80})
-
-
-def _rm_matrix(rm: dict):
-    """Mean 3x3 matrix over domains (chosen style i vs rejected style j), or the top-level one."""
-    mats = []
-    if _is_3x3(rm.get("matrix")):
-        return [[num(v) for v in row] for row in rm["matrix"]]
-    for d in dmap(rm, "domains").values():
-        if isinstance(d, dict) and _is_3x3(d.get("matrix")):
-            mats.append(d["matrix"])
-    if not mats:
-        return None
-    out = []
-    for i in range(3):
-        row = []
-        for j in range(3):
-            vs = [num(m[i][j]) for m in mats if num(m[i][j]) is not None]
-            row.append(sum(vs) / len(vs) if vs else None)
-        out.append(row)
-    return out
-
-
-def _is_3x3(m) -> bool:
-    return isinstance(m, list) and len(m) == 3 and all(isinstance(r, list) and len(r) == 3 for r in m)
-
-
-def all_figures(cmp: Comparison) -> dict:
-    """div id -> figure, only for the charts that have data."""
-    figs = {
-        "fig-scatter": scatter_figure(cmp),
-        "fig-spurious": sensitivity_figure(cmp, "spurious"),
-        "fig-causal": sensitivity_figure(cmp, "causal"),
-        "fig-rewardbench": rewardbench_figure(cmp),
-        "fig-rewordbench": rewordbench_figure(cmp),
-        "fig-wildguard": wildguard_figure(cmp),
-        "fig-rmbench": rmbench_figure(cmp),
-    }
+def all_figures(cmp: Comparison, bench_ids: dict | None = None) -> dict:
+    """div id -> figure, only for the charts that have data. ``bench_ids``: benchmark name -> div id."""
+    figs = {"fig-scatter": scatter_figure(cmp)}
+    for chart_id in PROBE_CHARTS:
+        figs[chart_id] = probe_figure(cmp, chart_id)
+    for bench, div in (bench_ids or {}).items():
+        figs[div] = benchmark_figure(cmp, bench)
     return {k: v for k, v in figs.items() if v is not None}
-

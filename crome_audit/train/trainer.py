@@ -12,8 +12,10 @@ Runs unchanged in one process or under ``accelerate launch`` (DDP, FSDP, DeepSpe
   ``group_by_length`` sorts mega-batches of 50 global batches by length (less padding), then shuffles batches;
   the last incomplete global batch of an epoch is dropped;
 - loss = sum of per-pair losses / global pairs per step (BT on preferences, lambda x tie loss on neutrals);
-- checkpoints (``accelerator.save_state``: model, optimizer, scheduler, RNG states; plus the step = data
-  position) every ``save_steps``; a re-run resumes from the newest complete checkpoint;
+- checkpoints every ``save_steps``: model (safetensors) and optimizer (tensors, read back with
+  ``torch.load(weights_only=True)``) through ``accelerator.save_state``; scheduler and RNG states as JSON; the step
+  (= data position) in ``trainer_state.json``. No pickle is ever loaded: a checkpoint folder holding anything else
+  (a ``.pkl``, an unknown file) is refused before loading. A re-run resumes from the newest complete checkpoint;
 - periodic eval (held-out accuracy, tie-consistency, length/formatting effect sizes) into the JSONL log;
 - a non-finite loss stops the run with a clear message (nothing half-written).
 """
@@ -24,7 +26,9 @@ import contextlib
 import json
 import math
 import os
+import pickle
 import random
+import re
 import shutil
 import time
 from pathlib import Path
@@ -75,8 +79,88 @@ def plan_epoch(lengths: list[int], global_batch: int, seed: int, epoch: int, gro
 
 
 def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    done = [p for p in ckpt_dir.glob("step-*") if (p / "trainer_state.json").is_file()]
+    done = [p for p in ckpt_dir.glob("step-*") if re.fullmatch(r"step-[0-9]+", p.name)
+            and (p / "trainer_state.json").is_file()]
     return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
+
+
+# What a checkpoint folder may hold. accelerate writes model*.safetensors and optimizer*.bin (tensors only, read
+# with weights_only=True); we write the JSON files. Under FSDP / DeepSpeed their own shard folders are allowed too.
+_PLAIN_FILES = re.compile(r"(model(_[0-9]+)?\.safetensors|optimizer(_[0-9]+)?\.bin|scheduler\.json|rng_[0-9]+\.json|"
+                          r"trainer_state\.json)")
+_SHARDED = re.compile(r"(pytorch_model_fsdp_[0-9]+|optimizer_[0-9]+|pytorch_model|latest|zero_to_fp32\.py)")
+
+
+def check_checkpoint_folder(folder: Path, sharded: bool = False) -> None:
+    """Refuse a checkpoint folder that holds anything but the plain state we write (no pickle ever runs)."""
+    bad = sorted(p.name for p in folder.iterdir()
+                 if not (p.is_file() and _PLAIN_FILES.fullmatch(p.name))
+                 and not (sharded and _SHARDED.fullmatch(p.name)))
+    if bad:
+        raise InputError(f"{folder}: checkpoint refused: unexpected {', '.join(bad[:3])}"
+                         f"{' ...' if len(bad) > 3 else ''} (only tensors and JSON are loaded; a .pkl is never "
+                         f"unpickled); delete {folder.parent} to start over")
+
+
+def _read_json_state(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: unreadable {what}: {e}; delete {path.parent.parent} to start over") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: {what} must be a JSON object; delete {path.parent.parent} to start over")
+    return data
+
+
+def _plain(value) -> bool:
+    if isinstance(value, bool | int | float | str) or value is None:
+        return True
+    return isinstance(value, list) and all(_plain(v) for v in value)
+
+
+def rng_state() -> dict:
+    """Python, numpy and torch RNG states as plain JSON data."""
+    import numpy as np
+    import torch
+
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    out = {"python": [version, list(internal), gauss], "numpy": [name, keys.tolist(), int(pos), int(has_gauss),
+                                                                  float(cached)],
+           "torch": torch.get_rng_state().tolist()}
+    if torch.cuda.is_available():
+        out["cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
+    return out
+
+
+def set_rng_state(state: dict, path: Path) -> None:
+    import numpy as np
+    import torch
+
+    try:
+        version, internal, gauss = state["python"]
+        random.setstate((int(version), tuple(int(x) for x in internal), None if gauss is None else float(gauss)))
+        name, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((str(name), np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
+        torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda"]])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise InputError(f"{path}: invalid RNG state ({type(e).__name__}); delete {path.parent.parent} "
+                         f"to start over") from None
+
+
+def load_scheduler_state(sched, path: Path) -> None:
+    """Restore a scheduler from JSON, accepting only the keys (and plain types) a fresh one has."""
+    fresh = sched.state_dict()
+    state = _read_json_state(path, "scheduler state")
+    # lr_lambdas carry the lambdas' __dict__ (empty for transformers' partials): must equal a fresh one's, so
+    # a crafted file cannot set attributes on them
+    if set(state) != set(fresh) or state.get("lr_lambdas") != fresh.get("lr_lambdas") \
+            or not all(_plain(v) for k, v in state.items() if k != "lr_lambdas"):
+        raise InputError(f"{path}: scheduler state does not match this scheduler; delete {path.parent.parent} "
+                         f"to start over")
+    sched.load_state_dict(state)
 
 
 class Trainer:
@@ -190,28 +274,30 @@ class Trainer:
         opt = torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay)
         sched = get_scheduler(t.lr_scheduler, opt, num_warmup_steps=int(t.warmup_ratio * total),
                               num_training_steps=total)
+        self._sched = sched
         # the scheduler is not prepared: accelerate would step it once per process (it assumes sharded
-        # dataloaders); every process here walks all global steps. It is checkpointed via registration.
+        # dataloaders); every process here walks all global steps. It is checkpointed as JSON (scheduler.json),
+        # never through accelerate's register_for_checkpointing, whose custom_checkpoint_N.pkl is unpickled
+        # with weights_only=False on load.
         ds = getattr(acc.state, "deepspeed_plugin", None)
         if ds is not None:  # no dataloader is prepared, so DeepSpeed needs the micro-batch size spelled out
             ds.deepspeed_config["train_micro_batch_size_per_gpu"] = t.batch_size
         module, opt = acc.prepare(module, opt)
-        acc.register_for_checkpointing(sched)
         evalset = EvalSet.build(heldout_pairs, heldout_ties, t.eval_max_pairs)
 
         step = 0
         latest = _latest_checkpoint(self.ckpt_dir)
         if latest is not None:
-            state = json.loads((latest / "trainer_state.json").read_text())
+            state = _read_json_state(latest / "trainer_state.json", "trainer state")
             if state.get("n_examples") != len(examples) or state.get("total_steps") != total:
                 raise InputError(f"{latest}: checkpoint was made for {state.get('n_examples')} pairs / "
                                  f"{state.get('total_steps')} steps, this run has {len(examples)} / {total}; "
                                  f"delete {self.ckpt_dir} to start over")
-            acc.load_state(str(latest))
-            step = state["step"]
-            resumed = True
+            self._load_checkpoint(latest, sched)
+            step = int(state["step"])
+            resumed, resumed_at = True, step
         else:
-            resumed = False
+            resumed, resumed_at = False, None
         if acc.is_main_process:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._truncate_log(step)
@@ -220,6 +306,7 @@ class Trainer:
         bar = tqdm(total=total, initial=step, desc=f"train ({self.cfg.method})", unit="step",
                    disable=not (t.progress and acc.is_main_process))
         plan_cache: dict[int, list[list[int]]] = {}
+        # pairs_done counts this process's session (throughput); pairs_trained counts every step, resumed or not
         start, pairs_done, last_loss, eval_s = time.perf_counter(), 0, None, 0.0
         module.train()
         last_eval = None
@@ -279,7 +366,8 @@ class Trainer:
         bar.close()
         elapsed = time.perf_counter() - start - eval_s  # training time only (periodic evals excluded)
         self._save_final(module)
-        return {"steps": total, "final_loss": last_loss, "seconds": elapsed, "pairs_trained": pairs_done,
+        return {"steps": total, "final_loss": last_loss, "seconds": elapsed, "pairs_trained": total * global_batch,
+                "pairs_this_run": pairs_done, "resumed_at_step": resumed_at,
                 "pairs_per_s": pairs_done / elapsed if elapsed else None, "eval_seconds": eval_s, "global_batch": global_batch,
                 "processes": world, "bf16": self.bf16, "eval": last_eval["metrics"] if last_eval else None,
                 "eval_rewards": last_eval["rewards"] if last_eval else None, "model": self.model_info,
@@ -292,10 +380,23 @@ class Trainer:
                 f.write(json.dumps(record) + "\n")
 
     def _truncate_log(self, step: int) -> None:
-        """On resume, drop log lines written after the checkpoint (they will be written again)."""
+        """On resume, drop log lines written after the checkpoint (they will be written again). A torn last line
+        (the process was killed mid-write) is dropped; a broken line elsewhere is an error naming it."""
         if not self.log_path.is_file():
             return
-        keep = [ln for ln in self.log_path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        lines = [ln for ln in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+        keep = []
+        for i, ln in enumerate(lines):
+            try:
+                rec = json.loads(ln)
+                rec_step = int(rec["step"])
+            except (ValueError, KeyError, TypeError):
+                if i == len(lines) - 1:
+                    break  # torn by a kill during the write: it is re-written from the checkpoint
+                raise InputError(f"{self.log_path}:{i + 1}: not a training-log record; delete the log (or the "
+                                 f"whole output folder) to start over") from None
+            if rec_step <= step:
+                keep.append(ln)
         tmp = self.log_path.with_name(f".{self.log_path.name}.tmp")
         tmp.write_text("".join(ln + "\n" for ln in keep))
         os.replace(tmp, self.log_path)
@@ -308,17 +409,49 @@ class Trainer:
             shutil.rmtree(tmp)
         acc.wait_for_everyone()
         acc.save_state(str(tmp))
+        # accelerate pickles the RNG states (random_states_N.pkl); keep them as JSON instead, so that loading a
+        # checkpoint never unpickles anything
+        (tmp / f"random_states_{acc.process_index}.pkl").unlink(missing_ok=True)
+        (tmp / f"rng_{acc.process_index}.json").write_text(json.dumps(rng_state()))
         acc.wait_for_everyone()
         if acc.is_main_process:
+            (tmp / "scheduler.json").write_text(json.dumps(self._sched.state_dict()))
             (tmp / "trainer_state.json").write_text(json.dumps(
                 {"step": step, "n_examples": n_examples, "total_steps": total, "seed": self.t.seed}))
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
-            done = sorted((p for p in self.ckpt_dir.glob("step-*")), key=lambda p: int(p.name.split("-")[1]))
-            for old in done[: max(0, len(done) - self.t.save_total_limit)]:
-                shutil.rmtree(old, ignore_errors=True)
+            done = sorted((p for p in self.ckpt_dir.glob("step-*") if re.fullmatch(r"step-[0-9]+", p.name)),
+                          key=lambda p: int(p.name.split("-")[1]))
+            limit = self.t.save_total_limit  # None keeps all; the config loader refuses < 1
+            if limit is not None:
+                for old in done[: max(0, len(done) - max(1, int(limit)))]:
+                    shutil.rmtree(old, ignore_errors=True)
         acc.wait_for_everyone()
+
+    def _load_checkpoint(self, folder: Path, sched) -> None:
+        """Check the folder holds only plain state, then load it (tensors with weights_only=True, JSON)."""
+        from accelerate.utils import DistributedType
+
+        acc = self.acc
+        sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+        check_checkpoint_folder(folder, sharded=sharded)
+        for name in ("scheduler.json", f"rng_{acc.process_index}.json"):
+            if not (folder / name).is_file():
+                raise InputError(f"{folder}: checkpoint incomplete (no {name}); delete {folder.parent} to start over")
+        try:
+            acc.load_state(str(folder), load_kwargs={"weights_only": True})
+        except (pickle.UnpicklingError, EOFError) as e:
+            raise InputError(f"{folder}: checkpoint refused: not plain tensors ({str(e).splitlines()[0][:160]}); "
+                             f"delete {folder.parent} to start over") from None
+        except RuntimeError as e:
+            if "weights_only" not in str(e) and "Unpickl" not in str(e):
+                raise
+            raise InputError(f"{folder}: checkpoint refused: not plain tensors; delete {folder.parent} "
+                             f"to start over") from None
+        load_scheduler_state(sched, folder / "scheduler.json")
+        set_rng_state(_read_json_state(folder / f"rng_{acc.process_index}.json", "RNG state"),
+                      folder / f"rng_{acc.process_index}.json")
 
     def _save_final(self, module) -> None:
         acc = self.acc

@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# Rebuild the gallery: four real runs on the bundled sample pairs (+ RewardBench / reWordBench from
-# ../shared/data/rewardbench), one comparison report, and its screenshots in headless Chromium.
-#   bash reports/gallery/make_gallery.sh [WORK_DIR]        (run from the repository root; ~10 min on 2 CPU cores)
+# Rebuild the gallery: the demo's two RMs (tiny Bradley-Terry vs tiny Crome, both trained here from the shipped
+# recipes), audited on the bundled sample pairs (+ RewardBench from ../shared/data/rewardbench), one
+# comparison report, and its screenshots at 1,400 px and 420 px in headless Chromium. Then a second report of
+# two control RMs with known answers on 400 real RewardBench rows (crome_audit/controls.py: a style-blind
+# quality proxy vs the same proxy plus a markdown bonus), so the gallery also shows verdict sentences.
+#   bash reports/gallery/make_gallery.sh [WORK_DIR]        (run from the repository root; a few minutes on 2 CPU cores)
 set -euo pipefail
 WORK=${1:-/tmp/crome-gallery}
 RB=${RB:-../shared/data/rewardbench/filtered.jsonl}
-export PYTHONPATH=$PWD
+export PYTHONPATH=$PWD HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+export CROME_AUDIT_CACHE=${CROME_AUDIT_CACHE:-$WORK/scores.sqlite}
 mkdir -p "$WORK"
-BENCH=(--benchmarks rewardbench,rewordbench --bench-data "rewardbench=$RB" --bench-data "rewordbench=$RB")
-crome-audit run --rm length "${BENCH[@]}" --out "$WORK/length" --quiet
-crome-audit run --rm py:tests.style_blind_rm:score "${BENCH[@]}" --out "$WORK/py" --quiet
-python -c "from tests.tiny_models import build_tiny_encoder_rm as b; b('$WORK/tiny-encoder-rm')"
-crome-audit run --rm "$WORK/tiny-encoder-rm" --benchmarks rewardbench --bench-data "rewardbench=$RB" \
-    --out "$WORK/tiny" --quiet
-crome-audit train --config train/tiny-crome.yaml --out "$WORK/tiny-crome"
-crome-audit run --rm "$WORK/tiny-crome" --benchmarks rewardbench --bench-data "rewardbench=$RB" \
-    --out "$WORK/tiny-crome-run" --quiet
-crome-audit report "$WORK/length" "$WORK/py" "$WORK/tiny" "$WORK/tiny-crome-run" -o "$WORK/gallery.html" \
-    --title "crome-audit gallery: length vs style-blind py: RM vs tiny BERT RMs (random init, Crome-trained)"
-python reports/gallery/screenshot.py "$WORK/gallery.html" reports/gallery
+CA=(python -m crome_audit)
+for method in bt crome; do
+  [ -f "$WORK/tiny-$method/crome_training.json" ] || "${CA[@]}" train --config "train/tiny-$method.yaml" --out "$WORK/tiny-$method"
+  "${CA[@]}" run --rm "$WORK/tiny-$method" --benchmarks rewardbench --bench-data "rewardbench=$RB" \
+      --out "$WORK/$method" --quiet --no-report
+done
+"${CA[@]}" report "$WORK/bt" "$WORK/crome" -o "$WORK/gallery.html" \
+    --title "crome-audit gallery: tiny Bradley-Terry RM vs tiny Crome RM (the demo recipes)"
+python reports/gallery/screenshot.py "$WORK/gallery.html" reports/gallery gallery
+
+export CROME_AUDIT_CONTROL_REFERENCE=$RB
+for control in style_blind markdown_bonus; do
+  "${CA[@]}" run --rm "py:crome_audit.controls:$control" --data "$RB" --limit 400 --out "$WORK/$control" \
+      --quiet --no-report
+done
+"${CA[@]}" report "$WORK/style_blind" "$WORK/markdown_bonus" -o "$WORK/controls.html" \
+    --title "crome-audit gallery: control RMs on 400 RewardBench rows (style-blind vs + markdown bonus)"
+python reports/gallery/screenshot.py "$WORK/controls.html" reports/gallery controls

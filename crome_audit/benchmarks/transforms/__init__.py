@@ -11,6 +11,13 @@ sections/subsets it applies to.
     new = transform_pair(t, {"id": "1", "subset": "mt-bench-easy", "prompt": "...", "chosen": "...",
                              "rejected": "..."}, seed=0)      # None when t does not apply to the pair
 
+Code is never edited by a text transformation: on the code subsets (``CODE_SUBSETS``, HumanEvalPack's
+hep-*, whose prompts hold signatures and doctests and whose responses are function bodies), only
+code-aware transformations (``code=True``: minify, comment, append) and prompt-only wrappers/encodings
+apply; every other transformation that rewrites responses returns None there (the pair keeps its original
+outcome in the benchmark). Inside other texts the noise transformations skip code and math spans
+(:func:`~crome_audit.benchmarks.transforms.spans.protected_spans`).
+
 Randomness: every call draws from ``random.Random(f"{seed}:{name}:{pair key}:{field}")`` (string seeds
 hash with SHA-512, so results are identical across processes and do not depend on the order of pairs).
 Message-list prompts: the transformation rewrites the content of the last user turn only.
@@ -27,6 +34,8 @@ from ...registry import Registry
 
 TRANSFORMATIONS = Registry("reWordBench transformation")
 FIELDS = ("prompt", "responses")
+#: subsets whose responses are code (subset names or prefixes ending in '*')
+CODE_SUBSETS = ("hep-*",)
 GROUPS = ("controlled", "naturalistic", "domain")
 
 # A text function gets (text, rng, ctx) and returns the new text, or None when it cannot apply
@@ -52,20 +61,33 @@ class Transform:
         default=None, repr=False, metadata={"help": "draws per-pair values shared by all fields"})
     llm: bool = field(default=False, metadata={"help": "made by a generator LLM (run by the benchmark, "
                                                       "never by transform_pair)"})
+    code: bool = field(default=False, metadata={"help": "code-aware: rewrites code responses itself (keeps the "
+                                                        "program); others never touch code subsets' responses"})
 
     def applies_to(self, subset: str | None, section: str | None) -> bool:
         if self.sections is not None and section not in self.sections:
             return False
+        if "responses" in self.fields and not self.code and is_code_subset(subset):
+            return False  # a text edit of a function body is not meaning-preserving (it breaks the program)
         if self.subsets is not None:
-            subset = subset or ""
-            return any(subset.startswith(s[:-1]) if s.endswith("*") else subset == s for s in self.subsets)
+            return _matches(subset, self.subsets)
         return True
 
     def meta(self) -> dict:
         return {"paper_name": self.paper_name, "group": self.group, "preserves": self.preserves,
                 "fields": list(self.fields), "sections": list(self.sections) if self.sections else None,
                 "subsets": list(self.subsets) if self.subsets else None, "description": self.description,
-                "llm": self.llm}
+                "llm": self.llm, "code": self.code,
+                "skips_code_subsets": "responses" in self.fields and not self.code}
+
+
+def _matches(subset: str | None, patterns) -> bool:
+    subset = subset or ""
+    return any(subset.startswith(s[:-1]) if s.endswith("*") else subset == s for s in patterns)
+
+
+def is_code_subset(subset: str | None) -> bool:
+    return _matches(subset, CODE_SUBSETS)
 
 
 def register(t: Transform) -> Transform:

@@ -21,7 +21,7 @@ import io
 import re
 import tokenize
 
-from . import Transform, register
+from . import CODE_SUBSETS, Transform, register
 
 LANGS = {"hep-python": "python", "hep-cpp": "cpp", "hep-java": "java", "hep-js": "js", "hep-go": "go",
          "hep-rust": "rust"}
@@ -259,13 +259,13 @@ def _append_code(text, rng, ctx):
     return text.rstrip("\n") + "\n\n\n" + ctx["shared"][lang]
 
 
-_CODE = ("hep-*",)
+_CODE = CODE_SUBSETS
 register(Transform("code_minify", "Minification", "domain", "meaning", ("responses",), _minify,
                    "minify the code of both responses (comments, blank lines, indentation, optional spaces "
-                   "removed; behaviour unchanged)", subsets=_CODE))
+                   "removed; behaviour unchanged)", subsets=_CODE, code=True))
 register(Transform("code_comment", "Add Comment", "domain", "meaning", ("responses",), _comment,
                    "insert one neutral comment line (the same in both responses) at the top of the code",
-                   subsets=_CODE, shared=lambda rng: {"comment": rng.choice(COMMENTS)}))
+                   subsets=_CODE, code=True, shared=lambda rng: {"comment": rng.choice(COMMENTS)}))
 register(Transform("code_append", "Append Other Code", "domain", "ranking", ("responses",), _append_code,
-                   "append the same unrelated, valid function to both responses", subsets=_CODE,
+                   "append the same unrelated, valid function to both responses", subsets=_CODE, code=True,
                    shared=lambda rng: {lang: rng.choice(pool) for lang, pool in UNRELATED.items()}))

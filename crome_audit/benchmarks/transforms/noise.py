@@ -7,6 +7,11 @@ substitution, insertion, deletion, swap of adjacent characters) and word deletio
 Budget: each rewrites at most ``word_budget(n) = max(1, floor(RATE * n))`` of the ``n`` whitespace-separated
 words of a text (one edit per chosen word); only letter runs of 2+ ASCII letters are edited by the
 character-level ones. They rewrite the prompt and both responses, each with its own seeded draw.
+
+What they never edit: code and math. Code subsets (hep-*) are skipped as a whole (``transforms.CODE_SUBSETS``:
+75-84 % of hep-python solutions stopped parsing under each of these before); inside other texts, letter
+runs and words that overlap a fenced/inline code span, a LaTeX formula or command, or a URL
+(:mod:`~crome_audit.benchmarks.transforms.spans`) are not candidates. The budget still counts all words.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import math
 import re
 
 from . import Transform, register
+from .spans import outside, protected_spans
 
 RATE = 0.1
 LETTERS_RE = re.compile(r"[A-Za-z]{2,}")
@@ -49,7 +55,8 @@ def _case_like(src: str, ch: str) -> str:
 
 def _edit_words(text: str, rng, edit) -> str | None:
     """Apply ``edit(word, rng) -> new word | None`` to up to word_budget() random letter runs."""
-    runs = [m for m in LETTERS_RE.finditer(text)]
+    spans = protected_spans(text)
+    runs = [m for m in LETTERS_RE.finditer(text) if outside(m.start(), m.end(), spans)]
     budget = word_budget(len(text.split()))
     if not runs or not budget:
         return text
@@ -107,10 +114,14 @@ def typo_swap(text, rng, ctx):
 
 
 def word_deletion(text, rng, ctx):
-    parts = PART_RE.findall(text)
+    matches = list(PART_RE.finditer(text))
+    parts = [m.group() for m in matches]
     if len(parts) < 2:
         return text
-    drop = set(rng.sample(range(len(parts)), min(word_budget(len(parts)), len(parts) - 1)))
+    spans = protected_spans(text)
+    free = [i for i, m in enumerate(matches) if outside(m.start() + len(m.group()) - len(m.group().lstrip()),
+                                                         m.end(), spans)]
+    drop = set(rng.sample(free, min(word_budget(len(parts)), len(parts) - 1, len(free))))
     out, keep_break = [], False  # a deleted word's line break stays, so lines and lists keep their shape
     for i, part in enumerate(parts):
         lead = part[: len(part) - len(part.lstrip())]

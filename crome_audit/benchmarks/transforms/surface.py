@@ -15,6 +15,7 @@ import re
 import string
 
 from . import Transform, register
+from .spans import outside, protected_spans
 
 # ----------------------------------------------------------------------------- helpers (also used by tests)
 
@@ -68,6 +69,13 @@ def _distractor(rng) -> dict:
     return {"distractor": rng.choice(DISTRACTORS)}
 
 
+def punct_spaces(text: str) -> str:
+    """A space before word-final sentence punctuation, outside code/math/URL spans (where it would change
+    a string literal, a formula or a link)."""
+    spans = protected_spans(text)
+    return PUNCT_RE.sub(lambda m: " " + m.group(1) if outside(m.start(), m.end(), spans) else m.group(1), text)
+
+
 def _append(text, rng, ctx):
     return text.rstrip() + ctx["shared"]["suffix"]
 
@@ -81,8 +89,9 @@ register(Transform(
 
 register(Transform(
     "punct_spaces", "Punct. Spaces", "controlled", "meaning", ("prompt", "responses"),
-    lambda t, rng, ctx: PUNCT_RE.sub(r" \1", t),
-    "insert a space before sentence punctuation (.,!?;:) that ends a word ('Hi, you.' -> 'Hi , you .')"))
+    lambda t, rng, ctx: punct_spaces(t),
+    "insert a space before sentence punctuation (.,!?;:) that ends a word ('Hi, you.' -> 'Hi , you .'), "
+    "outside code, math and URLs"))
 
 register(Transform(
     "twitter_handle", "Twitter Handle", "controlled", "meaning", ("prompt", "responses"), _append,

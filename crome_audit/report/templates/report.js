@@ -22,15 +22,40 @@
   var pending = {};
   window.__cromeCharts = { expected: Object.keys(figures).length, rendered: 0 };
 
+  // The legend sits under the plot and wraps to as many rows as the width needs: grow the chart by the
+  // legend's real height so the plot area keeps its size (layout.meta: plot_h, axis_b from charts.py).
+  function fitLegend(el) {
+    var meta = el.layout && el.layout.meta;
+    var lg = el.querySelector("g.legend");
+    if (!meta || !meta.plot_h || !lg) { return Promise.resolve(); }
+    var b = meta.axis_b + lg.getBBox().height + 8;
+    var h = Math.round(meta.plot_h + el.layout.margin.t + b);
+    if (Math.abs(h - el.layout.height) < 3) { return Promise.resolve(); }
+    el.style.height = h + "px";
+    return Plotly.relayout(el, { height: h, "margin.b": b });
+  }
+
   function draw(id) {
     var el = document.getElementById(id);
     if (!pending[id] || !el || typeof Plotly === "undefined") { return; }
     delete pending[id];
     Plotly.newPlot(el, figures[id].data, figures[id].layout, config).then(function () {
+      return fitLegend(el);
+    }).then(function () {
       el.setAttribute("data-rendered", "1");
       window.__cromeCharts.rendered += 1;
     });
   }
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      document.querySelectorAll("div.chart[data-rendered]").forEach(function (el) {
+        Plotly.Plots.resize(el).then(function () { return fitLegend(el); });
+      });
+    }, 200);
+  });
 
   window.__cromeRenderAll = function () { Object.keys(pending).forEach(draw); };
   Object.keys(figures).forEach(function (id) { pending[id] = true; });
