@@ -66,6 +66,9 @@ class Adapter:
     build: Callable[..., RewardModel] | None  # custom constructor (target, **options); default: cls(...)
 
     def construct(self, target: str | None, options: dict) -> RewardModel:
+        """Build the RM with every option (defaults from the options dataclass filled in)."""
+        filled = self.options(**options)
+        options = {f.name: getattr(filled, f.name) for f in dataclasses.fields(filled)}
         if self.build is not None:
             return self.build(target, **options)
         return self.cls(target, **options) if self.target is not None else self.cls(**options)
