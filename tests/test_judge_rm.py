@@ -17,7 +17,7 @@ from crome_audit.models.judge import (
     parse_verdict,
     preference_probabilities,
 )
-from tests.generate_servers import ScriptedChatServer, start_llama_server, user_text
+from tests.generate_servers import ScriptedChatServer, free_port, start_llama_server, user_text
 
 
 @pytest.fixture(autouse=True)
@@ -108,6 +108,8 @@ def test_model_name_comes_from_the_server_and_bad_urls_are_clear(tmp_path):
         # ScriptedChatServer answers GET with 501: the model must then be named
         with pytest.raises(ModelLoadError, match="#MODEL"):
             load_rm(f"judge:{srv.base_url}")
+    with pytest.raises(ModelLoadError, match="cannot reach the server"):
+        load_rm(f"judge:http://127.0.0.1:{free_port()}/v1#m")  # nothing listens: exit 2 at once, no retries
     with pytest.raises(InputError, match="expected judge:http"):
         load_rm("judge:localhost:8080")
     with pytest.raises(InputError, match="did you mean"):

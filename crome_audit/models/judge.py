@@ -154,6 +154,19 @@ def _served_model(base_url: str, api_key: str | None, timeout: float) -> str:
     return ids[0]
 
 
+def _check_reachable(base_url: str, timeout: float) -> None:
+    """Fail at load time (exit 2), not after every request's retries, when nothing listens at the URL. Any
+    HTTP answer (even 401/404 from a hosted API without a key on /models) means a server is there."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(base_url + "/models"), timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise ModelLoadError(f"--rm judge:{base_url}: cannot reach the server ({reason}); is it running at that "
+                             "URL?") from None
+
+
 @register_adapter("judge", JudgeOptions, target="URL[#MODEL]",
                   summary="An LLM judge on any OpenAI-compatible server: 1-10 ratings as rewards, or pairwise "
                           "A/B verdicts in both orders.",
@@ -189,8 +202,11 @@ class JudgeRM(RewardModel):
                   "timeout_s": timeout_s, "max_retries": max_retries, "max_new_tokens": max_new_tokens,
                   "temperature": temperature, "seed": seed, "cache": cache, "progress": progress, "model": "x"}
         self.generator = load_generator(config)
-        self.generator.config.model = model or spec_model or _served_model(
-            url, self.generator.config.api_key(), min(timeout_s, 30.0))
+        named = model or spec_model
+        if named:
+            _check_reachable(url, min(timeout_s, 10.0))
+        self.generator.config.model = named or _served_model(url, self.generator.config.api_key(),
+                                                             min(timeout_s, 30.0))
         self.model = self.generator.config.model
         self.url = url
         self.name = f"judge:{url}#{self.model}"
