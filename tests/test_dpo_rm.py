@@ -135,3 +135,12 @@ def test_bad_specs_are_input_errors(models):
         load_rm(f"dpo:{models['policy']}", rm_args={"mode": "mean"})
     with pytest.raises(InputError, match="no such folder"):
         load_rm("dpo:./nowhere/policy")
+
+
+def test_device_map_placement_scores_the_same(models, pairs, tmp_path):
+    prompts, responses = pairs
+    spec = f"dpo:{models['policy']},{models['ref']}"
+    base = load_rm(spec, device="cpu").score(prompts[:6], responses[:6])
+    placed = load_rm(spec, rm_args={"device_map": "auto"})
+    assert placed.info()["device"] == "device_map"
+    assert placed.score(prompts[:6], responses[:6]) == pytest.approx(base, abs=1e-6)
