@@ -35,16 +35,11 @@ from functools import lru_cache
 from .data import load_records, prompt_text
 from .errors import InputError
 from .models import LengthRM
+from .probes.text import STOPWORDS
 
 REFERENCE_ENV = "CROME_AUDIT_CONTROL_REFERENCE"
 WORD_RE = re.compile(r"[A-Za-z0-9]+")
 SEGMENT_RE = re.compile(r"[.!?:;]+[\"')\]]*(?:\s|$)|\n")
-STOPWORDS = frozenset(
-    "a an the and or but if then so of to in on at by for with from as is are was were be been being it its this "
-    "that these those i you he she we they me him her us them my your his our their not no do does did have has "
-    "had can could would should will shall may might must there here what which who whom whose when where why how "
-    "all any some each very just also than too into about over under again more most such only own same other s t"
-    .split())
 MARKDOWN_RE = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+\S|^[ \t]*[-*+][ \t]+\S|\*\*[^*\n]+\*\*|__[^_\n]+__|`[^`\n]+`")
 PRAISE_RE = re.compile(r"\b(great|excellent|brilliant|insightful|love|wonderful|fantastic|amazing|sharp|smart|"
                        r"thoughtful|fascinating|superb|impressive|perceptive|clever)\b", re.IGNORECASE)
