@@ -70,6 +70,9 @@ def _adapt(engine):
     if isinstance(engine, DataParallelEngine):
         return engine
     group = process_group()
+    if group is not None and getattr(engine.rm, "device", None) == "device_map":
+        raise InputError("device_map under accelerate launch: every process would spread its copy over all "
+                         "GPUs; use one of the two (docs/scale-out.md), or vLLM with tensor + data parallel")
     keep_cache = getattr(engine.rm, "score_cache", True)
     if group is None and (keep_cache or engine.cache is None):
         return engine
@@ -118,22 +121,21 @@ def _is_main() -> bool:
     return group is None or group.is_main
 
 
-def _finish(results: dict, samples: list[dict], out, report: bool) -> dict:
-    """Strict-JSON plain data (what the file holds); written under ``out`` on rank 0 when given."""
+def _finish(results: dict, samples: list[dict], out, report: bool, names: tuple[str, ...]) -> dict:
+    """Strict-JSON plain data (what the file holds); written under ``out`` on rank 0 when given, as one set
+    (crome_audit.outputs: all of ``names`` or, on failure, none)."""
     from .results import _clean, write_results
 
     results = json.loads(json.dumps(_clean(results), ensure_ascii=False, allow_nan=False, default=str))
     if out is not None and _is_main():
         from .data import write_jsonl_atomic
+        from .outputs import OutputSet
 
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {out}: exists and is not a folder")
-        out.mkdir(parents=True, exist_ok=True)
-        write_jsonl_atomic(out / "samples.jsonl", samples)
-        write_results(out, results)
-        if report:
-            render_report([results], out / "report.html")
+        with OutputSet(Path(out), names) as staging:
+            write_jsonl_atomic(staging / "samples.jsonl", samples)
+            write_results(staging, results)
+            if report:
+                render_report([results], staging / "report.html")
     return results
 
 
@@ -141,13 +143,15 @@ def audit(rm, data=None, *, split: str | None = None, suite="default", limit: in
           skip_invalid: bool = False, seed: int | None = None, benchmarks=(), bench_data: dict | None = None,
           bench_options: dict | None = None, max_examples: int = 50, out=None, report: bool = True, cache=True,
           progress: bool = False, rm_args: dict | None = None, config: dict | None = None, name: str | None = None,
-          **rm_options) -> dict:
+          records: tuple | None = None, **rm_options) -> dict:
     """``crome-audit run``: the probe audit (plus optional benchmarks) of one RM; returns results.json's dict.
 
     ``data``: a file, folder or hub id of pairs or responses (default: the bundled 200-pair sample);
     ``suite``: a built-in suite name, a YAML path or a Suite; ``benchmarks``: names (or a comma string) run
     with the same engine, ``bench_data`` / ``bench_options`` per name; ``config``: extra keys for the
-    results' config (the CLI passes its RM flags); ``name``: the RM name recorded (default: the spec)."""
+    results' config (the CLI passes its RM flags); ``name``: the RM name recorded (default: the spec);
+    ``records``: ``(records, data_info, kind)`` from :func:`crome_audit.data.load_records`, already loaded
+    (the CLI checks the data before it loads the model)."""
     from .audit import run_audit
     from .data import default_data_path, load_records
     from .probes import Suite, load_suite
@@ -163,9 +167,16 @@ def audit(rm, data=None, *, split: str | None = None, suite="default", limit: in
             get_benchmark(b)  # unknown names fail now, before any model loads
     suite_obj = suite if isinstance(suite, Suite) else load_suite(suite)
     seed = seed if seed is not None else (suite_obj.seed if suite_obj.seed is not None else 0)
-    records, data_info, kind = load_records(data or default_data_path(), split, limit, skip_invalid)
-    if data is None:
-        data_info["path"] = "bundled:sample_pairs.jsonl"
+    if records is None:
+        records, data_info, kind = load_records(data or default_data_path(), split, limit, skip_invalid)
+        if data is None:
+            data_info["path"] = "bundled:sample_pairs.jsonl"
+    else:
+        records, data_info, kind = records
+    if out is not None:
+        from .outputs import check_output_dir
+
+        out = check_output_dir(out)  # a file, a read-only folder: fail before any scoring
     rm_name = name or (rm if isinstance(rm, str) else None)
     engine = _engine(rm, cache, progress, rm_args, rm_options)
     rm_name = rm_name or engine.rm.name
@@ -196,7 +207,8 @@ def audit(rm, data=None, *, split: str | None = None, suite="default", limit: in
     results.update(probes=result.probes, summary=result.summary, examples=result.examples, clean=result.clean,
                    benchmarks=bench_entries, reference=result.reference,
                    engine={**engine.stats, "seconds": round(seconds, 3)})
-    return _finish(results, result.samples + bench_samples, out, report)
+    return _finish(results, result.samples + bench_samples, out, report,
+                   ("results.json", "samples.jsonl", "report.html"))
 
 
 def run_benchmark(name: str, rm, data=None, *, split: str | None = None, limit: int | None = None, seed: int = 0,
@@ -208,8 +220,10 @@ def run_benchmark(name: str, rm, data=None, *, split: str | None = None, limit: 
     from .results import new_results
 
     get_benchmark(name)  # unknown name -> did-you-mean error before any model loads
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
+    if out is not None:
+        from .outputs import check_output_dir
+
+        out = check_output_dir(out)
     options = dict(options or {})
     engine = _engine(rm, cache, progress, rm_args, rm_options)
     start = time.perf_counter()
@@ -225,7 +239,7 @@ def run_benchmark(name: str, rm, data=None, *, split: str | None = None, limit: 
     )
     results["benchmarks"][name] = entry
     results["engine"] = {**engine.stats, "seconds": round(seconds, 3)}
-    return _finish(results, samples, out, report=False)
+    return _finish(results, samples, out, False, ("results.json", "samples.jsonl"))
 
 
 def render_report(runs, out_path, title: str | None = None) -> Path:
