@@ -2,6 +2,10 @@
 
 An interrupted run resumes (scores are committed chunk by chunk) and an unchanged re-run does no
 forward passes. Default location: ``$CROME_AUDIT_CACHE`` or ``~/.cache/crome-audit/scores.sqlite``.
+
+A cache that cannot be used (not a SQLite file, another table layout, a folder, a read-only file or
+folder) is an :class:`InputError` naming the file, raised when the cache opens, before any scoring;
+``--no-cache`` or another ``--cache`` path is the way out.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ import json
 import os
 import sqlite3
 from pathlib import Path
+
+from .errors import InputError
+
+COLUMNS = ["model", "key", "reward"]
 
 
 def default_cache_path() -> Path:
@@ -29,32 +37,56 @@ def text_key(prompt, response: str) -> str:
 class ScoreCache:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=60)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS scores (model TEXT NOT NULL, key TEXT NOT NULL, reward REAL NOT NULL,"
-            " PRIMARY KEY (model, key)) WITHOUT ROWID"
-        )
-        self.conn.commit()
+        self.conn = None
+        if self.path.is_dir():
+            self._fail("is a folder, not a SQLite file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self._fail(f"cannot create its folder: {e.strerror or e}")
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=60)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS scores (model TEXT NOT NULL, key TEXT NOT NULL, reward REAL NOT NULL,"
+                " PRIMARY KEY (model, key)) WITHOUT ROWID"
+            )
+            self.conn.commit()
+            cols = [row[1] for row in self.conn.execute("PRAGMA table_info(scores)")]
+            if cols != COLUMNS:
+                self._fail(f"table 'scores' has columns {cols}, expected {COLUMNS} (not a crome-audit score cache)")
+            self.conn.execute("BEGIN IMMEDIATE")  # takes the write lock: a read-only cache fails here, not mid-run
+            self.conn.rollback()
+        except sqlite3.Error as e:
+            self._fail(f"{e}")
+
+    def _fail(self, why: str):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        raise InputError(f"score cache {self.path}: {why} (use --no-cache or --cache PATH)")
 
     def get_many(self, model: str, keys: list[str]) -> dict[str, float]:
         found: dict[str, float] = {}
         for start in range(0, len(keys), 500):  # stay under SQLite's variable limit
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT key, reward FROM scores WHERE model = ? AND key IN ({marks})", [model, *chunk]
-            )
-            found.update(rows)
+            try:
+                found.update(self.conn.execute(
+                    f"SELECT key, reward FROM scores WHERE model = ? AND key IN ({marks})", [model, *chunk]))
+            except sqlite3.Error as e:
+                self._fail(f"cannot read: {e}")
         return found
 
     def put_many(self, model: str, items: dict[str, float]) -> None:
-        with self.conn:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO scores (model, key, reward) VALUES (?, ?, ?)",
-                [(model, k, float(v)) for k, v in items.items()],
-            )
+        try:
+            with self.conn:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO scores (model, key, reward) VALUES (?, ?, ?)",
+                    [(model, k, float(v)) for k, v in items.items()],
+                )
+        except sqlite3.Error as e:
+            self._fail(f"cannot write: {e}")
 
     def count(self, model: str | None = None) -> int:
         if model is None:
@@ -62,4 +94,6 @@ class ScoreCache:
         return self.conn.execute("SELECT COUNT(*) FROM scores WHERE model = ?", [model]).fetchone()[0]
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

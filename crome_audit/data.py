@@ -6,7 +6,13 @@ Formats accepted (TRL's preference format):
 - implicit prompt: ``{"chosen": [messages], "rejected": [messages]}`` sharing a prefix;
 - HH-RLHF dialogues: ``{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": ...}``
   (split at the last "\\n\\nAssistant:");
-- ``{"prompt", "response"}`` for single responses.
+- ``{"prompt", "response"}`` for single responses;
+- BiasScope's RewardBench re-save ``{"question", "response_A", "response_B", "label": 1}`` (response_A is
+  the chosen answer), read exactly as ``bench rewardbench`` reads it.
+
+Message roles must be one of ``ROLES``; text must be valid Unicode (a JSON ``"\ud800"`` lone surrogate is
+refused). CSV fields may be any length; a truncated ``.gz`` or JSON nested past Python's recursion limit is
+an input error naming the file (and line).
 
 Every record comes out as a plain dict: ``{"id": str, "prompt": str | list[message], "chosen": str,
 "rejected": str, **other columns}`` (or ``response`` instead of chosen/rejected). Bad input raises
@@ -22,15 +28,22 @@ import io
 import json
 import math
 import os
+import re
+import sys
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, InvalidRowError
 
 HH_ASSISTANT = "\n\nAssistant:"
 HH_HUMAN = "\n\nHuman:"
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".jsonl.gz", ".json.gz")
+ROLES = ("system", "user", "assistant", "tool")
+SURROGATE = re.compile("[\ud800-\udfff]")
+# BiasScope's RewardBench columns -> ours (the same mapping crome_audit.benchmarks.rewardbench accepts)
+BIASSCOPE_COLUMNS = {"question": "prompt", "response_A": "chosen", "response_B": "rejected"}
 
 
 def default_data_path() -> str:
@@ -66,6 +79,8 @@ def _read_bytes(path: Path) -> bytes:
         raw = path.read_bytes()
         if path.suffix == ".gz":
             raw = gzip.decompress(raw)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputError(f"{path}: truncated or corrupt gzip file: {e}") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     if not raw.strip():
@@ -83,6 +98,8 @@ def _rows_jsonl(path: Path) -> list[tuple[str, dict]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError(f"{path}:{i}: invalid JSON line: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise InputError(f"{path}:{i}: JSON nested too deeply to read") from None
         if not isinstance(obj, dict):
             raise InputError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
         rows.append((f"{path}:{i}", obj))
@@ -95,6 +112,8 @@ def _rows_json(path: Path) -> list[tuple[str, dict]]:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read") from None
     if isinstance(obj, dict):  # {"data": [...]} or a single record
         lists = [v for v in obj.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
         obj = lists[0] if len(lists) == 1 else [obj]
@@ -110,12 +129,17 @@ def _rows_json(path: Path) -> list[tuple[str, dict]]:
 
 def _rows_csv(path: Path) -> list[tuple[str, dict]]:
     text = _decode(path, _read_bytes(path))
+    # the csv module stops at 131,072 characters per field by default; a long answer is valid data
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows = []
-    for row in reader:
-        if None in row:
-            raise InputError(f"{path}:{reader.line_num}: more values than header columns")
-        rows.append((f"{path}:{reader.line_num}", dict(row)))
+    try:
+        for row in reader:
+            if None in row:
+                raise InputError(f"{path}:{reader.line_num}: more values than header columns")
+            rows.append((f"{path}:{reader.line_num}", dict(row)))
+    except csv.Error as e:
+        raise InputError(f"{path}:{reader.line_num}: invalid CSV: {e}") from None
     return rows
 
 
@@ -211,30 +235,54 @@ def split_hh_dialogue(text: str) -> tuple[list[dict], str]:
     return messages, response
 
 
+def _check_text(loc: str, field: str, value: str) -> str:
+    bad = SURROGATE.search(value)
+    if bad:
+        raise InvalidRowError(f"{loc}: field '{field}': lone surrogate \\u{ord(bad.group()):04x} at character "
+                              f"{bad.start()} (not valid Unicode text)")
+    return value
+
+
 def _check_messages(loc: str, field: str, value: list) -> list[dict]:
+    from .registry import suggest
+
     for j, m in enumerate(value):
         if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
-            raise InputError(f"{loc}: field '{field}' item {j}: expected a message {{role, content: str}}")
+            raise InvalidRowError(f"{loc}: field '{field}' item {j}: expected a message {{role, content: str}}")
+        if m["role"] not in ROLES:
+            raise InvalidRowError(f"{loc}: field '{field}' item {j}: unknown role {m['role']!r}"
+                                  f"{suggest(str(m['role']), ROLES)}")
+        _check_text(loc, f"{field}[{j}].content", m["content"])
     return value
 
 
 def _text_field(loc: str, row: dict, field: str, allow_messages: bool) -> Any:
     if field not in row or row[field] is None:
         have = ", ".join(k for k in row if row[k] is not None) or "nothing"
-        raise InputError(f"{loc}: missing field '{field}' (row has: {have})")
+        raise InvalidRowError(f"{loc}: missing field '{field}' (row has: {have})")
     value = row[field]
     if isinstance(value, float) and math.isnan(value):
-        raise InputError(f"{loc}: missing field '{field}' (NaN)")
+        raise InvalidRowError(f"{loc}: missing field '{field}' (NaN)")
     if isinstance(value, list) and allow_messages:
         if not value:
-            raise InputError(f"{loc}: field '{field}' is an empty message list")
+            raise InvalidRowError(f"{loc}: field '{field}' is an empty message list")
         return _check_messages(loc, field, value)
     if not isinstance(value, str):
         kind = "a string or a list of messages" if allow_messages else "a string"
-        raise InputError(f"{loc}: field '{field}' must be {kind}, got {type(value).__name__}")
+        raise InvalidRowError(f"{loc}: field '{field}' must be {kind}, got {type(value).__name__}")
     if not value.strip():
-        raise InputError(f"{loc}: field '{field}' is empty")
-    return value
+        raise InvalidRowError(f"{loc}: field '{field}' is empty")
+    return _check_text(loc, field, value)
+
+
+def _from_biasscope(loc: str, row: dict) -> dict:
+    """BiasScope's RewardBench columns renamed to ours (only when the row has no prompt/chosen/rejected)."""
+    if not all(c in row for c in BIASSCOPE_COLUMNS) or any(c in row for c in BIASSCOPE_COLUMNS.values()):
+        return row
+    if row.get("label") is not None and row["label"] != 1:
+        raise InvalidRowError(f"{loc}: field 'label' is {row['label']!r}; only 1 (response_A is the chosen "
+                              "answer, as in the BiasScope re-save) is understood")
+    return {BIASSCOPE_COLUMNS.get(k, k): v for k, v in row.items()}
 
 
 def _response_text(loc: str, field: str, value: str | list) -> str:
@@ -242,13 +290,14 @@ def _response_text(loc: str, field: str, value: str | list) -> str:
         return value
     last = value[-1]
     if last.get("role") != "assistant":
-        raise InputError(f"{loc}: field '{field}': last message must have role 'assistant'")
+        raise InvalidRowError(f"{loc}: field '{field}': last message must have role 'assistant'")
     if not last["content"].strip():
-        raise InputError(f"{loc}: field '{field}': assistant message is empty")
+        raise InvalidRowError(f"{loc}: field '{field}': assistant message is empty")
     return last["content"]
 
 
 def _normalise_pair(loc: str, row: dict, index: int) -> dict:
+    row = _from_biasscope(loc, row)
     chosen = _text_field(loc, row, "chosen", True)
     rejected = _text_field(loc, row, "rejected", True)
     if row.get("prompt") is None:
@@ -256,11 +305,11 @@ def _normalise_pair(loc: str, row: dict, index: int) -> dict:
             prompt, chosen = split_hh_dialogue(chosen)
             _, rejected = split_hh_dialogue(rejected)
             if not chosen.strip() or not rejected.strip():
-                raise InputError(f"{loc}: HH-RLHF dialogue has an empty final Assistant turn")
+                raise InvalidRowError(f"{loc}: HH-RLHF dialogue has an empty final Assistant turn")
         elif isinstance(chosen, list) and isinstance(rejected, list):
             prompt = chosen[:-1]
             if not prompt:
-                raise InputError(f"{loc}: field 'chosen': implicit-prompt messages need a user turn")
+                raise InvalidRowError(f"{loc}: field 'chosen': implicit-prompt messages need a user turn")
         else:
             _text_field(loc, row, "prompt", True)  # raises "missing field 'prompt'"
             raise AssertionError
@@ -287,17 +336,17 @@ def _normalise_all(rows, info, normalise, limit, skip_invalid):
     for i, (loc, row) in enumerate(rows):
         try:
             records.append(normalise(loc, row, i))
-        except InputError as e:
+        except InvalidRowError as e:
             if not skip_invalid:
-                raise
+                raise  # the CLI adds how to skip such rows (--skip-invalid, or a recipe's data.skip_invalid)
             skipped.append(str(e))
+        if limit is not None and len(records) >= limit:
+            break  # --limit N: the first N valid rows; rows after them are neither read nor counted
     if not records:
         raise InputError(f"{info['path']}: no valid rows ({len(skipped)} skipped; first: {skipped[0]})")
-    if limit is not None:
-        records = records[:limit]
     info["n"] = len(records)
+    info["skipped"] = info["n_skipped"] = len(skipped)  # "skipped" is schema 2.0's name; n_skipped kept for 1.0
     if skipped:
-        info["n_skipped"] = len(skipped)
         info["skipped_examples"] = skipped[:5]
     return records, info
 

@@ -5,16 +5,77 @@
     engine.stats  # {"requested", "unique", "cache_hits", "scored"}
 
 Scores do not depend on batch size (each text is scored alone in the sense of padding and pooling).
-NaN/inf rewards are an input error: they would silently poison every statistic downstream.
+NaN/inf rewards are an input error: they would silently poison every statistic downstream; a non-finite
+value found in the cache is treated as missing, so it is scored again and meets the same check.
+
+A ``py:`` RM is the user's code: whatever it raises (an exception, ``sys.exit``) comes out as one
+:class:`UserCodeError` line with the exception's type, message and the user's frame (file:line).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
+import sysconfig
+import traceback
 
 from .cache import ScoreCache, text_key
-from .errors import InputError
+from .errors import CromeError, InputError, UserCodeError
 from .models import RewardModel
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"])
+
+
+def user_function(rm):
+    """The user's callable behind a ``py:`` RM, else None (duck-typed: adapters keep it as ``func``)."""
+    func = getattr(rm, "func", None)
+    return func if callable(func) and str(getattr(rm, "name", "")).startswith("py:") else None
+
+
+def check_user_function(rm) -> None:
+    """A ``py:`` RM must take (prompts, responses): say so before any work, not as a TypeError mid-run."""
+    func = user_function(rm)
+    if func is None:
+        return
+    try:
+        inspect.signature(func).bind([], [])
+    except TypeError:
+        raise UserCodeError(f"--rm {rm.name}: {getattr(func, '__name__', 'the function')}{_signature(func)} "
+                            "must accept two arguments (prompts, responses)") from None
+    except ValueError:  # builtins without a signature: nothing to check
+        pass
+
+
+def _signature(func) -> str:
+    try:
+        return str(inspect.signature(func))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
+def user_frame(exc: BaseException, func=None) -> str:
+    """``file:line`` of the deepest traceback frame in the user's file (else the deepest outside this package)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    try:
+        user_file = os.path.abspath(inspect.getsourcefile(func)) if func is not None else None
+    except TypeError:
+        user_file = None
+    mine = [f for f in frames if user_file and os.path.abspath(f.filename) == user_file]
+    outside = [f for f in frames if not f.filename.startswith("<")  # "<frozen importlib...>": Python's own
+               and not os.path.abspath(f.filename).startswith((PACKAGE_DIR + os.sep, STDLIB_DIR + os.sep))]
+    pick = (mine or outside or [None])[-1]
+    return f"{pick.filename}:{pick.lineno}" if pick is not None else "?"
+
+
+def describe_user_error(spec: str, exc: BaseException, func=None, when: str = "while scoring") -> str:
+    if isinstance(exc, SystemExit):
+        what = f"called sys.exit({exc.code!r})"
+    else:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        what = f"raised {type(exc).__name__}" + (f": {msg}" if msg else "")
+    return f"--rm {spec}: {what} {when} (at {user_frame(exc, func)})"
 
 
 class ScoringEngine:
@@ -25,6 +86,7 @@ class ScoringEngine:
         self.chunk_size = chunk_size
         self.progress = progress
         self.stats = {"requested": 0, "unique": 0, "cache_hits": 0, "scored": 0}
+        check_user_function(rm)
 
     def score(self, prompts, responses, desc: str = "scoring") -> list[float]:
         if len(prompts) != len(responses):
@@ -36,6 +98,7 @@ class ScoringEngine:
         self.stats["requested"] += len(keys)
         self.stats["unique"] += len(first)
         known = self.cache.get_many(self.rm.fingerprint, list(first)) if self.cache else {}
+        known = {k: v for k, v in known.items() if isinstance(v, (int, float)) and math.isfinite(v)}
         self.stats["cache_hits"] += len(known)
         todo = [i for k, i in first.items() if k not in known]
         if todo:
@@ -61,7 +124,7 @@ class ScoringEngine:
             if encode is not None:
                 rewards = self.rm.score_encoded([encoded[i] for i in idx])
             else:
-                rewards = self.rm.score([prompts[i] for i in idx], [responses[i] for i in idx])
+                rewards = self._score_plain([prompts[i] for i in idx], [responses[i] for i in idx])
             new = {}
             for i, r in zip(idx, rewards):
                 if not math.isfinite(r):
@@ -75,3 +138,14 @@ class ScoringEngine:
             bar.update(len(idx))
         bar.close()
         return out
+
+    def _score_plain(self, prompts, responses) -> list[float]:
+        func = user_function(self.rm)
+        if func is None:
+            return self.rm.score(prompts, responses)
+        try:
+            return self.rm.score(prompts, responses)
+        except CromeError:
+            raise
+        except (Exception, SystemExit) as e:  # the user's code: exit 2 with where it failed, not exit 0/3
+            raise UserCodeError(describe_user_error(self.rm.name, e, func)) from None

@@ -25,6 +25,18 @@ class ModelLoadError(InputError):
     """A reward model or generator could not be found or loaded."""
 
 
+class InvalidRowError(InputError):
+    """One data row fails validation (the CLI adds the hint that ``--skip-invalid`` skips such rows)."""
+
+
+class UserCodeError(InputError):
+    """The user's own code (a ``py:`` reward model) raised, exited or returned something unusable."""
+
+
+class OutputError(InputError):
+    """An output folder or file cannot be written (not a folder, read-only, disk full)."""
+
+
 def where(path, line=None, field=None) -> str:
     """Format a location prefix like ``data.jsonl:12: field 'chosen'``."""
     loc = str(path)

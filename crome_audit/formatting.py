@@ -14,13 +14,26 @@ Every truncated item is counted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .data import as_messages, prompt_text
 from .errors import InputError
 
-FORMAT_VERSION = 2  # bump when encoding changes, so cached scores are not reused
+FORMAT_VERSION = 3  # bump when encoding changes, so cached scores are not reused (3: single-pass templates)
 PLAIN_TEMPLATE = "User: {prompt}\n\nAssistant: {response}"
+PLACEHOLDER = re.compile(r"\{(prompt|response)\}")
+# transformers warns "Token indices sequence length is longer than the specified maximum" whenever a text is
+# tokenized whole; we tokenize whole on purpose and truncate ourselves, so the warning is false here
+LONG_SEQUENCE_WARNING = "sequence-length-is-longer-than-the-specified-maximum"
+
+
+def fill_template(template: str, prompt: str, response: str) -> str:
+    """Put prompt and response into ``{prompt}``/``{response}`` in one pass: text inside the values is never
+    read as a placeholder (a prompt holding a literal "{response}" stays as written), and other braces in
+    the template stay literal (no str.format)."""
+    values = {"prompt": prompt, "response": response}
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
 @dataclass
@@ -41,6 +54,9 @@ class RMFormatter:
         if max_length < 8:
             raise InputError(f"max_length must be at least 8, got {max_length}")
         self.tokenizer = tokenizer
+        warned = getattr(tokenizer, "deprecation_warnings", None)
+        if isinstance(warned, dict):
+            warned[LONG_SEQUENCE_WARNING] = True
         self.max_length = max_length
         self.truncation = truncation
         self.template = template
@@ -89,7 +105,7 @@ class RMFormatter:
         if self.mode == "chat_template":
             return self.tokenizer.apply_chat_template(as_messages(prompt, response), tokenize=False)
         template = self.template or PLAIN_TEMPLATE
-        return template.replace("{prompt}", prompt_text(prompt)).replace("{response}", response)
+        return fill_template(template, prompt_text(prompt), response)
 
     def _single_layout(self) -> tuple[list[int], list[int]]:
         """Special tokens the tokenizer puts before/after a single text."""

@@ -71,3 +71,43 @@ def test_hf_engine_batch_size_invariance_and_cache(tiny_decoder_rm, tmp_path):
     eng = ScoringEngine(load_reward_model(tiny_decoder_rm), cache=cache, progress=False)
     assert eng.score(prompts, responses) == pytest.approx(results[0], abs=1e-5)
     assert eng.stats["scored"] == 0
+
+
+def test_user_rm_exception_names_the_users_frame(tmp_path):
+    from crome_audit.errors import UserCodeError
+
+    mod = tmp_path / "boom_rm.py"
+    mod.write_text("def helper(r):\n    raise KeyError(r)\n\ndef score(p, r):\n    return [helper(x) for x in r]\n")
+    engine = ScoringEngine(load_reward_model(f"py:{mod}:score"), progress=False)
+    with pytest.raises(UserCodeError, match=r"raised KeyError: 'x' while scoring \(at .*boom_rm.py:2\)"):
+        engine.score(["p"], ["x"])
+
+
+def test_interrupt_in_user_rm_is_not_swallowed(tmp_path):
+    mod = tmp_path / "ki_rm.py"
+    mod.write_text("def score(p, r):\n    raise KeyboardInterrupt\n")
+    with pytest.raises(KeyboardInterrupt):
+        ScoringEngine(load_reward_model(f"py:{mod}:score"), progress=False).score(["p"], ["x"])
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 defect 5 is open: rows and padded width of a batch change the "
+                   "float32 kernels' reduction order (measured: 483/703 BERT and 538/703 Llama rewards differ "
+                   "between --batch-size auto and 3; rounding to 6 significant digits still leaves 10 and 46). "
+                   "A text scored in a fixed (rows, bucketed width) shape was identical in 10/10 batch mixes.")
+@pytest.mark.parametrize("which", ["tiny_encoder_rm", "tiny_decoder_rm"])
+def test_results_do_not_depend_on_batch_size(which, request, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from crome_audit.cli import main
+
+    rm = request.getfixturevalue(which)
+    probes = []
+    for bs in ("auto", "3"):
+        out = tmp_path / bs
+        res = CliRunner().invoke(main, ["run", "-q", "--rm", rm, "--limit", "20", "--no-cache", "--no-report",
+                                        "--max-length", "128", "--batch-size", bs, "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        probes.append(json.loads((out / "results.json").read_text())["probes"])
+    assert probes[0] == probes[1]

@@ -1,13 +1,15 @@
 """``crome-audit bench NAME``: run one public benchmark against a reward model.
 
-    crome-audit bench rewardbench --rm ./my-rm --data filtered.jsonl --out runs/rb
-    crome-audit bench rmbench --rm length --data total_dataset.json --out runs/rmb
-    crome-audit bench rewardbench --rm length --option subsets=mt-bench-easy,mt-bench-med --out runs/x
+    crome-audit bench rewardbench --rm ./my-rm --bench-data rewardbench=filtered.jsonl -o runs/rb
+    crome-audit bench rmbench --rm length --bench-data total_dataset.json -o runs/rmb
+    crome-audit bench rewardbench --rm length --bench-option rewardbench.subsets=mt-bench-easy,mt-bench-med
 
 One subcommand per registered benchmark (``crome_audit.benchmarks.benchmark_names()``), built on the fly.
-Benchmark-specific options go in as ``--option KEY=VALUE`` (repeatable; VALUE is read as a YAML scalar,
-so ``3`` is an int and ``true`` a bool). Writes ``OUT/results.json`` (the shared results contract, with
-``benchmarks: {NAME: entry}``) and ``OUT/samples.jsonl`` (one row per item), each atomically.
+Data and options are spelled as in ``run``: ``--bench-data [NAME=]PATH`` and ``--bench-option
+[NAME.]KEY=VALUE`` (repeatable; VALUE is read as a YAML scalar, so ``3`` is an int and ``true`` a bool;
+the NAME may be left out here). ``--data`` and ``--option`` still work (hidden aliases). Writes
+``OUT/results.json`` (the shared results contract, with ``benchmarks: {NAME: entry}``) and
+``OUT/samples.jsonl`` (one row per item) as one set. Default OUT: ``reports/<rm name>-<benchmark>``.
 Exit codes: 0 ok, 2 bad input (file, row, option), 3 internal error.
 """
 
@@ -15,14 +17,25 @@ from __future__ import annotations
 
 import inspect
 import re
-import time
 from pathlib import Path
 
 import click
 
-from .common import build_engine, cli_errors, rm_config, rm_options
+from .common import (
+    bench_data_options,
+    build_engine,
+    check_bench_data,
+    check_device,
+    cli_errors,
+    output_name,
+    parse_bench_data,
+    parse_bench_options,
+    quiet_option,
+    rm_config,
+    rm_options,
+)
 
-RM_KEYS = ("rm_spec", "batch_size", "max_batch_tokens", "max_length", "truncation", "template", "device", "dtype",
+RM_KEYS = ("rm_spec", "rm_args", "batch_size", "max_batch_tokens", "max_length", "truncation", "template", "device", "dtype",
            "trust_remote_code", "cache_path", "no_cache")
 OPTION_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 
@@ -65,34 +78,21 @@ def _summary_lines(name: str, entry: dict) -> list[str]:
 
 def run_bench(name: str, data, split, limit, seed, options: dict, out: str, progress: bool = True,
               **rm_kwargs) -> dict:
-    """Library form of the command: score, write OUT/results.json + OUT/samples.jsonl, return results."""
-    from ..benchmarks import get_benchmark, run_benchmark
-    from ..data import write_jsonl_atomic
-    from ..errors import InputError
-    from ..results import new_results, write_results
+    """The command body: checks that need no model, then crome_audit.api.run_benchmark on the CLI's engine
+    (writes OUT/results.json + OUT/samples.jsonl as one set, returns the results)."""
+    from ..api import run_benchmark as run_library_benchmark
+    from ..benchmarks import get_benchmark
+    from ..distributed import process_group
+    from ..outputs import check_output_dir
 
     get_benchmark(name)  # unknown name -> did-you-mean error before any model loads
-    if Path(out).exists() and not Path(out).is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
+    check_bench_data([name], {name: data} if data else {})
+    check_output_dir(out)
+    check_device(rm_kwargs.get("device", "auto"))
+    process_group()  # under accelerate launch: join first, so "cuda" is this rank's GPU when the RM loads
     engine = build_engine(**rm_kwargs, progress=progress)
-    start = time.perf_counter()
-    entry, samples = run_benchmark(name, engine, data=data, split=split, limit=limit, seed=seed, **options)
-    seconds = time.perf_counter() - start
-    info = entry.get("data") or {}
-    rm = engine.rm
-    results = new_results(
-        rm={"name": rm.name, "fingerprint": rm.fingerprint, "info": rm.info()},
-        data={"path": info.get("path", data), "sha256": info.get("sha256"), "n": info.get("n", len(samples))},
-        config={"command": "bench", "benchmark": name, "data": data, "split": split, "limit": limit, "seed": seed,
-                "options": options, **rm_config(**rm_kwargs)},
-    )
-    results["benchmarks"][name] = entry
-    results["engine"] = {**engine.stats, "seconds": round(seconds, 3)}
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(out_dir / "samples.jsonl", samples)
-    write_results(out_dir, results)
-    return results
+    return run_library_benchmark(name, engine, data, split=split, limit=limit, seed=seed, options=options, out=out,
+                                 config=rm_config(**rm_kwargs))
 
 
 def _short_help(name: str) -> str:
@@ -108,18 +108,26 @@ def make_command(name: str) -> click.Command:
     @click.command(name=name, help=short + "\n\nWrites OUT/results.json and OUT/samples.jsonl.",
                    short_help=short.split(":")[0].split(" with ")[0])
     @rm_options
-    @click.option("--data", default=None,
-                  help="Local file/folder or hub dataset id (default: the benchmark's env var, else its hub id).")
+    @bench_data_options
+    @click.option("--data", "old_data", default=None, hidden=True, help="Alias of --bench-data PATH.")
+    @click.option("--option", "extra", multiple=True, hidden=True, help="Alias of --bench-option KEY=VALUE.")
     @click.option("--split", default=None, help="Hub split (default: the benchmark's official split).")
     @click.option("--limit", type=click.IntRange(min=1), default=None, help="Keep the first N items (data order).")
-    @click.option("--seed", type=int, default=0, show_default=True, help="Seed for benchmarks that sample.")
-    @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
-                  help="Benchmark-specific option (repeatable), e.g. subsets=mt-bench-easy,mt-bench-med.")
-    @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-    @click.option("--quiet", is_flag=True, help="No progress bar.")
+    @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                  help="Seed for benchmarks that sample (>= 0).")
+    @click.option("-o", "--out", default=None,
+                  help="Output folder (default: reports/<rm name>-<benchmark>).")
+    @quiet_option
     @cli_errors
-    def command(data, split, limit, seed, extra, out, quiet, **rm_kwargs):
-        options = parse_options(extra)
+    def command(bench_data, bench_option, old_data, extra, split, limit, seed, out, quiet, **rm_kwargs):
+        data = parse_bench_data(bench_data, [name], default=name).get(name)
+        if old_data is not None:
+            if data is not None and data != old_data:
+                raise click.UsageError("give the data once: --bench-data (or its old spelling --data)")
+            data = old_data
+        options = parse_bench_options(bench_option, [name], default=name).get(name, {})
+        options.update(parse_options(extra))
+        out = out or str(Path("reports") / f"{output_name(rm_kwargs['rm_spec'])}-{name}")
         results = run_bench(name, data, split, limit, seed, options, out, progress=not quiet, **rm_kwargs)
         for line in _summary_lines(name, results["benchmarks"][name]):
             click.echo(line)

@@ -1,15 +1,37 @@
-"""Shared CLI plumbing: error -> exit-code mapping, common options, offline hub handling."""
+"""Shared CLI plumbing: error -> exit-code mapping, common options, checks that run before any work
+(device, seed, output folder, benchmark data), and the one spelling of benchmark data/options.
+
+    @click.command()
+    @rm_options
+    @cli_errors
+    def cmd(rm_spec, ..., device, ...):
+        check_device(device)                       # exit 2 now, not after loading data
+        engine = build_engine(rm_spec, ...)
+
+Output rule for every command: ``-o/--out`` names what the command writes: a folder for commands that write
+a set of files (run, bench, train), a file for commands that write one file (report, export, generate).
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import traceback
 
 import click
 
-from ..errors import CromeError
+from ..errors import CromeError, InputError
+
+# benchmarks whose data comes from another's variable, and those whose --bench-data is optional
+DATA_OF = {"rewordbench": "rewardbench"}
+DATA_OPTIONAL = {"wildguard"}  # scores a candidates file; its prompts file only cross-checks
+DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+RM_HELP = ("Reward model: a local folder, a hub id (org/name), 'length', 'noise', 'py:module:function' "
+           "(imported from the current folder too) or 'py:path/to/file.py:function' (the function takes "
+           "(prompts, responses) lists and returns a list of floats), 'vllm:URL', 'judge:URL', 'dpo:POLICY,REF'... "
+           "(`crome-audit rms` lists every adapter).")
 
 
 def fail(message: str, code: int) -> None:
@@ -43,9 +65,7 @@ def cli_errors(func):
 def rm_options(func):
     """Options every command that loads a reward model shares."""
     options = [
-        click.option("--rm", "rm_spec", required=True,
-                     help="Reward model: local folder, hub id, 'length', 'py:module:function', 'vllm:URL'... "
-                          "(`crome-audit rms` lists every adapter)."),
+        click.option("--rm", "rm_spec", required=True, help=RM_HELP),
         click.option("--rm-arg", "rm_args", multiple=True, metavar="KEY=VALUE",
                      help="Adapter option, repeatable (e.g. max_concurrency=16); `crome-audit rms` lists them."),
         click.option("--batch-size", default="auto", show_default=True,
@@ -58,7 +78,8 @@ def rm_options(func):
                      help="Drop tokens from the start (left, default: keeps the response end) or the end (right)."),
         click.option("--template", default=None,
                      help="Plain format string with {prompt} and {response}, used instead of the chat template."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps."),
+        click.option("--device", default="auto", show_default=True, callback=_device_callback,
+                     help="auto, cpu, cuda, cuda:1, mps."),
         click.option("--dtype", default="auto", show_default=True, help="auto (bf16/fp16 on GPU), fp32, bf16, fp16."),
         click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the model folder/hub."),
         click.option("--cache", "cache_path", default=None,
@@ -82,6 +103,54 @@ def parse_batch_size(value: str):
     return n
 
 
+def _device_callback(ctx, param, value):
+    if not DEVICE_RE.match(value or ""):
+        raise click.BadParameter(f"'{value}' is not a device (use auto, cpu, cuda, cuda:N or mps)")
+    return value
+
+
+def check_device(device: str) -> None:
+    """A device this torch cannot use is bad input, found before any data is read or model loaded."""
+    if device in ("auto", "cpu"):
+        return  # no torch import for the model-free RMs
+    import torch
+
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {device}: this torch ({torch.__version__}) has no usable CUDA device "
+                             "(use --device cpu or auto)")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise InputError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    elif device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError("--device mps: MPS is not available in this torch (use --device cpu or auto)")
+
+
+def _import_user_rm(rm_spec: str, load):
+    """Load a ``py:`` RM with the current folder importable (a console script does not put it on sys.path)
+    and the user's module code's own failures (even sys.exit at import) reported as one line."""
+    from ..engine import describe_user_error, user_frame
+    from ..errors import UserCodeError
+
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return load()
+    except SystemExit as e:
+        raise UserCodeError(describe_user_error(rm_spec, e, when="while importing")) from None
+    except CromeError as e:
+        cause = e.__context__  # the user's exception behind "cannot import": say where it happened
+        frame = user_frame(cause) if getattr(cause, "__traceback__", None) is not None else "?"
+        if frame != "?" and "(at " not in str(e):
+            raise type(e)(f"{e} (at {frame})") from None
+        raise
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
 def build_engine(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype,
                  trust_remote_code, cache_path, no_cache, progress=True, rm_args=()):
     """Load the RM and wrap it in a ScoringEngine with the cache the options ask for."""
@@ -89,12 +158,134 @@ def build_engine(rm_spec, batch_size, max_batch_tokens, max_length, truncation, 
     from ..engine import ScoringEngine
     from ..models import load_reward_model, parse_rm_args
 
-    size = parse_batch_size(batch_size)
-    rm = load_reward_model(rm_spec, parse_rm_args(rm_args), device=device, dtype=dtype, max_length=max_length,
-                           truncation=truncation, template=template, trust_remote_code=trust_remote_code,
-                           batch_size=None if size == "auto" else size, max_batch_tokens=max_batch_tokens)
-    cache = None if no_cache else ScoreCache(cache_path or default_cache_path())
+    check_device(device)
+    cache = None if no_cache else ScoreCache(cache_path or default_cache_path())  # a bad cache fails before loading
+
+    def load():
+        size = parse_batch_size(batch_size)
+        return load_reward_model(rm_spec, parse_rm_args(rm_args), device=device, dtype=dtype, max_length=max_length,
+                                 truncation=truncation, template=template, trust_remote_code=trust_remote_code,
+                                 batch_size=None if size == "auto" else size, max_batch_tokens=max_batch_tokens)
+
+    rm = _import_user_rm(rm_spec, load) if rm_spec.startswith("py:") else load()
     return ScoringEngine(rm, cache=cache, progress=progress)
+
+
+def output_name(rm_spec: str) -> str:
+    """A readable folder name for an RM: ``py:myrm.py:score`` -> ``myrm-score``, ``org/Model-8B`` ->
+    ``Model-8B``, ``./runs/tiny/`` -> ``tiny``."""
+    spec = rm_spec.strip()
+    if spec.startswith("py:"):
+        module, _, func = spec[3:].rpartition(":")
+        module = os.path.basename(module.rstrip("/\\"))
+        module = module[:-3] if module.endswith(".py") else module.rsplit(".", 1)[-1]
+        name = f"{module}-{func}" if func else module
+    else:
+        name = os.path.basename(spec.rstrip("/\\")) or spec
+        if name.endswith(".gguf"):
+            name = name[:-5]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:80]
+    return name or "rm"
+
+
+def quiet_option(func):
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bars.")(func)
+
+
+def bench_data_options(func):
+    """``--bench-data NAME=PATH`` and ``--bench-option NAME.KEY=VALUE``, the one spelling for run and bench."""
+    options = [
+        click.option("--bench-data", "bench_data", multiple=True, metavar="NAME=PATH",
+                     help="Data for a benchmark (repeatable), e.g. rewardbench=filtered.jsonl "
+                          "(default: $CROME_AUDIT_<NAME>, else its hub id)."),
+        click.option("--bench-option", "bench_option", multiple=True, metavar="NAME.KEY=VALUE",
+                     help="Benchmark option (repeatable; VALUE is a YAML scalar), e.g. rewardbench.subsets=hep-python."),
+    ]
+    for opt in reversed(options):
+        func = opt(func)
+    return func
+
+
+def _yaml_scalar(raw: str):
+    import yaml
+
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw
+    return value if isinstance(value, (str, int, float, bool, list)) or value is None else raw
+
+
+def parse_bench_data(values, known: list[str], default: str | None = None) -> dict[str, str]:
+    """``NAME=PATH`` pairs -> {name: path}; NAME must be one of ``known`` (did-you-mean otherwise). With
+    ``default`` (the bench subcommand), a bare PATH is that benchmark's."""
+    from ..registry import suggest
+
+    out = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep or (default and name.strip() not in known):
+            if default is None:
+                raise InputError(f"--bench-data {v!r}: expected NAME=PATH (NAME one of: {', '.join(known)})")
+            name, path = default, v
+        name = name.strip()
+        if name not in known:
+            raise InputError(f"--bench-data {v!r}: '{name}' is not a benchmark of this run{suggest(name, known)}")
+        if not path:
+            raise InputError(f"--bench-data {v!r}: empty PATH")
+        out[name] = path
+    return out
+
+
+def parse_bench_options(values, known: list[str], default: str | None = None) -> dict[str, dict]:
+    """``NAME.KEY=VALUE`` -> {name: {key: yaml scalar}}; with ``default``, ``KEY=VALUE`` is that benchmark's."""
+    from ..registry import suggest
+
+    out: dict[str, dict] = {}
+    for v in values:
+        key, sep, raw = v.partition("=")
+        name, dot, opt = key.strip().rpartition(".") if "." in key else ("", "", key.strip())
+        if not dot:
+            if default is None:
+                raise InputError(f"--bench-option {v!r}: expected NAME.KEY=VALUE")
+            name = default
+        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", opt):
+            raise InputError(f"--bench-option {v!r}: expected NAME.KEY=VALUE with KEY a Python identifier")
+        if name not in known:
+            raise InputError(f"--bench-option {v!r}: '{name}' is not a benchmark of this run{suggest(name, known)}")
+        out.setdefault(name, {})[opt] = _yaml_scalar(raw)
+    return out
+
+
+def check_bench_data(names: list[str], data: dict[str, str]) -> None:
+    """Resolve each benchmark's data source before any scoring: a path must exist, and with the hub
+    switched off (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) a benchmark needs --bench-data or its variable."""
+    import inspect
+
+    from ..benchmarks import get_benchmark
+
+    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+                  for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    for name in names:
+        if name in DATA_OPTIONAL and name not in data:
+            continue
+        module = inspect.getmodule(get_benchmark(DATA_OF.get(name, name)))
+        env_var = getattr(module, "ENV_VAR", None)
+        source = data.get(name) or (os.environ.get(env_var) if env_var else None)
+        if source:
+            local = source.startswith((".", "/", "~")) or os.path.splitext(source)[1] in (
+                ".jsonl", ".json", ".csv", ".parquet", ".gz")
+            how = f"--bench-data {name}=" if data.get(name) else f"${env_var}="
+            if not os.path.exists(os.path.expanduser(source)):
+                if local:
+                    raise InputError(f"{how}{source}: no such file or folder")
+                if offline:
+                    raise InputError(f"{how}{source}: not a local file or folder, and the hub is offline")
+            continue
+        if offline and getattr(module, "HUB_ID", None):
+            var = f" or set ${env_var}" if env_var else ""
+            raise InputError(f"benchmark '{name}' needs its data: the hub is offline, so give "
+                             f"--bench-data {name}=PATH{var} (to a local copy of {module.HUB_ID})")
 
 
 def rm_config(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype,

@@ -1,49 +1,34 @@
 """``crome-audit run``: the probe audit (and optional benchmarks) for one reward model.
 
     crome-audit run --rm length                                  # bundled sample, default suite
-    crome-audit run --rm ./my-rm --data pairs.jsonl --suite quick --out reports/my-rm
+    crome-audit run --rm ./my-rm --data pairs.jsonl --suite quick -o reports/my-rm
+    crome-audit run --rm py:myrm.py:score                        # your own function -> reports/myrm-score
     crome-audit run --rm org/rm --benchmarks rewardbench --bench-data rewardbench=filtered.jsonl
 
-Writes OUT/results.json, OUT/samples.jsonl (every scored text with its reward) and OUT/report.html.
+Writes OUT/results.json, OUT/samples.jsonl (every scored text with its reward) and OUT/report.html as one
+set (crome_audit.outputs). Everything that can be checked without scoring (options, device, output folder,
+suite, data, benchmark data) is checked first, so bad input costs no model time.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import time
 from pathlib import Path
 
 import click
 
-from .common import build_engine, cli_errors, rm_config, rm_options
-
-
-def _slug(spec: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", spec.strip("/").split("/")[-1] if "/" in spec else spec)[:60] or "rm"
-
-
-def _key_values(values, option: str) -> dict:
-    out = {}
-    for v in values:
-        if "=" not in v:
-            raise click.BadParameter(f"expected KEY=VALUE, got '{v}'", param_hint=option)
-        k, _, val = v.partition("=")
-        out[k.strip()] = val
-    return out
-
-
-def training_info(rm_spec: str) -> dict | None:
-    """The trainer's crome_training.json next to a locally trained RM, if any."""
-    from ..errors import InputError
-
-    path = Path(rm_spec) / "crome_training.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: unreadable training record: {e}") from None
+from .common import (
+    bench_data_options,
+    build_engine,
+    check_bench_data,
+    check_device,
+    cli_errors,
+    output_name,
+    parse_bench_data,
+    parse_bench_options,
+    quiet_option,
+    rm_config,
+    rm_options,
+)
 
 
 @click.command()
@@ -52,96 +37,83 @@ def training_info(rm_spec: str) -> dict | None:
                                             "(default: the bundled sample of 200 real pairs).")
 @click.option("--split", default=None, help="Split for hub datasets (default: train).")
 @click.option("--suite", default="default", show_default=True, help="Probe suite: built-in name or a YAML file.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N records.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N valid records.")
 @click.option("--skip-invalid", is_flag=True, help="Skip rows that fail validation (counted) instead of stopping.")
-@click.option("--out", "out_dir", default=None, help="Output folder (default: reports/<rm name>).")
-@click.option("--seed", type=int, default=None, help="Seed for probes and bootstrap (default: the suite's, else 0).")
+@click.option("-o", "--out", "out_dir", default=None, help="Output folder (default: reports/<rm name>).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed for probes and bootstrap, >= 0 (default: the suite's, else 0).")
 @click.option("--benchmarks", default="", help="Comma-separated benchmarks to run too (rewardbench, rewordbench, ...).")
-@click.option("--bench-data", multiple=True, help="NAME=PATH data for a benchmark (repeatable).")
-@click.option("--bench-option", multiple=True, help="NAME.KEY=VALUE option for a benchmark (repeatable).")
-@click.option("--max-examples", type=click.IntRange(min=0), default=50, show_default=True, help="Flipped examples kept per probe.")
+@bench_data_options
+@click.option("--max-examples", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Flipped examples kept per probe.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@quiet_option
 @cli_errors
 def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype, trust_remote_code,
         cache_path, no_cache, data, split, suite, limit, skip_invalid, out_dir, seed, benchmarks, bench_data, bench_option,
         max_examples, no_report, quiet):
     """Audit a reward model with spurious and causal probes (and optional benchmarks)."""
-    from ..audit import run_audit
     from ..data import default_data_path, load_records
+    from ..errors import InvalidRowError
+    from ..outputs import check_output_dir
     from ..probes import load_suite
-    from ..results import new_results, write_results
 
-    bench_names = [b.strip() for b in benchmarks.split(",") if b.strip()]
-    bench_data = _key_values(bench_data, "--bench-data")
-    bench_opts: dict[str, dict] = {}
-    for key, val in _key_values(bench_option, "--bench-option").items():
-        name, _, opt = key.partition(".")
-        if not opt:
-            raise click.BadParameter(f"expected NAME.KEY=VALUE, got '{key}={val}'", param_hint="--bench-option")
-        bench_opts.setdefault(name, {})[opt] = val
-    if bench_names:
-        from ..benchmarks import get_benchmark
-
-        for name in bench_names:
-            get_benchmark(name)  # unknown names fail now, before any scoring
+    # ---- every check that needs no model, before any work
+    bench_names = _benchmark_names(benchmarks)
+    bench_data = parse_bench_data(bench_data, bench_names)
+    bench_opts = parse_bench_options(bench_option, bench_names)
+    check_bench_data(bench_names, bench_data)
+    out = check_output_dir(out_dir or Path("reports") / output_name(rm_spec))
+    check_device(device)
     suite_obj = load_suite(suite)
     seed = seed if seed is not None else (suite_obj.seed if suite_obj.seed is not None else 0)
-    records, data_info, kind = load_records(data or default_data_path(), split, limit, skip_invalid)
+    try:
+        records, data_info, kind = load_records(data or default_data_path(), split, limit, skip_invalid)
+    except InvalidRowError as e:
+        raise InvalidRowError(f"{e} (--skip-invalid skips such rows and counts them)") from None
     if data is None:
         data_info["path"] = "bundled:sample_pairs.jsonl"
-    out = Path(out_dir or Path("reports") / _slug(rm_spec))
 
-    opts = dict(rm_spec=rm_spec, rm_args=rm_args, batch_size=batch_size, max_batch_tokens=max_batch_tokens, max_length=max_length,
-                truncation=truncation, template=template, device=device, dtype=dtype,
+    # ---- scoring and results: crome_audit.api.audit (the library entry point) on the CLI's engine
+    from ..api import audit
+    from ..distributed import process_group
+
+    process_group()  # under accelerate launch: join first, so "cuda" is this rank's GPU when the RM loads
+    opts = dict(rm_spec=rm_spec, rm_args=rm_args, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
+                max_length=max_length, truncation=truncation, template=template, device=device, dtype=dtype,
                 trust_remote_code=trust_remote_code)
     engine = build_engine(**opts, cache_path=cache_path, no_cache=no_cache, progress=not quiet)
-    training = training_info(rm_spec)
-    seen = set(training.get("intervention_families", [])) if training else set()
+    results = audit(engine, records=(records, data_info, kind), suite=suite_obj, seed=seed, split=split, limit=limit,
+                    skip_invalid=skip_invalid, benchmarks=bench_names, bench_data=bench_data,
+                    bench_options=bench_opts, max_examples=max_examples, out=out, report=not no_report,
+                    config=rm_config(**opts), name=rm_spec)
+    _print_summary(results, data_info, out, no_report)
 
-    t0 = time.perf_counter()
-    audit = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen, max_examples=max_examples)
-    bench_entries, bench_samples = {}, []
-    for name in bench_names:
-        from ..benchmarks import run_benchmark
 
-        entry, samples = run_benchmark(name, engine, data=bench_data.get(name), split=None, seed=seed,
-                                       **bench_opts.get(name, {}))
-        bench_entries[name] = entry
-        bench_samples += samples
-    seconds = time.perf_counter() - t0
+def _benchmark_names(benchmarks: str) -> list[str]:
+    names = [b.strip() for b in benchmarks.split(",") if b.strip()]
+    if names:
+        from ..benchmarks import get_benchmark
 
-    config = {**rm_config(**opts), "data": data_info["path"], "split": split, "suite": suite_obj.source,
-              "suite_probes": suite_obj.spec, "limit": limit, "skip_invalid": skip_invalid, "seed": seed, "benchmarks": bench_names,
-              "bench_data": bench_data, "bench_options": bench_opts, "max_examples": max_examples}
-    rm_entry = {"name": rm_spec, "fingerprint": engine.rm.fingerprint, "info": engine.rm.info()}
-    if training:
-        rm_entry["training"] = training
-    results = new_results(rm_entry, {**data_info, "kind": kind}, config)
-    results.update(probes=audit.probes, summary=audit.summary, examples=audit.examples, clean=audit.clean,
-                   benchmarks=bench_entries,
-                   reference=audit.reference,
-                   engine={**engine.stats, "seconds": round(seconds, 3)})
+        for name in names:
+            get_benchmark(name)  # unknown names fail now, before any scoring
+    return names
 
-    from ..data import write_jsonl_atomic
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(out / "samples.jsonl", audit.samples + bench_samples)
-    path = write_results(out, results)
-    if not no_report:
-        from ..report import render_report
-        from ..results import read_results
-
-        render_report([read_results(path)], out / "report.html")
-    st = engine.stats
+def _print_summary(results, data_info, out, no_report):
+    st, seconds = results["engine"], results["engine"]["seconds"]
     cached = " (all from cache: no forward passes)" if st["scored"] == 0 else ""
     click.echo(f"scored {st['unique']} unique texts: {st['scored']} new, {st['cache_hits']} from cache{cached}; "
                f"{seconds:.1f}s", err=True)
+    skipped = data_info.get("skipped") or 0
+    if skipped:
+        first = (data_info.get("skipped_examples") or [""])[0]
+        click.echo(f"skipped {skipped} invalid row{'s' if skipped != 1 else ''} (first: {first})", err=True)
     from ..summary_text import summary_lines
 
     for line in summary_lines(results):
         click.echo(line)
-    click.echo(f"wrote {path}" + ("" if no_report else f", {out / 'report.html'}"))
+    click.echo(f"wrote {out / 'results.json'}, {out / 'samples.jsonl'}" + ("" if no_report else f", {out / 'report.html'}"))
 
 
 @click.command("probes")

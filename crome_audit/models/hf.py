@@ -39,6 +39,10 @@ class HFOptions:
                                                 "halved on OOM).")
     gguf_file: str | None = option(None, "GGUF file name inside the model folder (set for you when --rm is a "
                                          ".gguf path).")
+    device_map: str | dict | None = option(None, "accelerate big-model placement for RMs that do not fit one GPU: auto, "
+                                          "balanced, sequential, or a JSON object module -> device.")
+    max_memory: str | dict | None = option(None, "With device_map: per-device caps, e.g. 0=70GiB,1=70GiB,cpu=200GiB.")
+    offload_folder: str | None = option(None, "With device_map: folder for layers placed on 'disk'.")
 
 
 def build_hf(target: str, **options) -> RewardModel:
@@ -111,13 +115,13 @@ class HFRewardModel(RewardModel):
 
     def __init__(self, spec: str, device: str = "auto", dtype: str = "auto", max_length: int | None = None,
                  truncation: str | None = None, template: str | None = None, trust_remote_code: bool = False,
-                 batch_size: int | str | None = "auto", max_batch_tokens: int | None = None, gguf_file: str | None = None):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
+                 batch_size: int | str | None = "auto", max_batch_tokens: int | None = None, gguf_file: str | None = None,
+                 device_map: str | None = None, max_memory: str | None = None, offload_folder: str | None = None):
         from ..formatting import RMFormatter
+        from ..hf_common import load_sequence_classifier, placement_kwargs, uses_own_pooling
 
         self.name = spec
+        placement = placement_kwargs(device_map, max_memory, offload_folder)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         local = Path(spec)
@@ -125,16 +129,9 @@ class HFRewardModel(RewardModel):
             raise ModelLoadError(f"--rm {spec}: folder has no config.json (not a transformers model)")
         if not local.exists() and (spec.startswith((".", "/")) or spec.count("/") > 1):
             raise ModelLoadError(f"--rm {spec}: no such folder, and not a hub id (org/name)")
-        kwargs = {"trust_remote_code": trust_remote_code}
-        if gguf_file:
-            kwargs["gguf_file"] = gguf_file
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(spec, **kwargs)
-            self.model, loading = AutoModelForSequenceClassification.from_pretrained(
-                spec, num_labels=1, dtype=self.dtype, output_loading_info=True, **kwargs)
-        except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelLoadError(f"--rm {spec}: cannot load as a sequence-classification RM: {first}") from None
+        self.tokenizer, self.model, loading = load_sequence_classifier(
+            spec, what=f"--rm {spec}", dtype=self.dtype, trust_remote_code=trust_remote_code, gguf_file=gguf_file,
+            **placement)
         fresh_head = [k for k in loading.get("missing_keys", []) if k.split(".")[0] in ("score", "classifier")]
         if fresh_head:  # a base LM or encoder: its "rewards" would be a random head's, different at every load
             raise ModelLoadError(f"--rm {spec}: has no reward head ({', '.join(sorted(fresh_head))} missing): "
@@ -144,7 +141,11 @@ class HFRewardModel(RewardModel):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         self.pad_id = self.tokenizer.pad_token_id or 0
-        self.model.to(self.device).eval()
+        if placement:  # accelerate placed every layer (several GPUs, CPU, disk): inputs follow the embeddings
+            self.device = "device_map"
+        else:
+            self.model.to(self.device)
+        self.model.eval()
         # unset options: what the trainer recorded for this model (score as trained), else 512 / left
         recorded = _recorded_formatting(local) if local.is_dir() else {}
         max_length = max_length or recorded.get("max_length") or 512
@@ -152,10 +153,11 @@ class HFRewardModel(RewardModel):
         self.formatter = RMFormatter(self.tokenizer, max_length, truncation, template)
         # Decoder RMs: pool the hidden state of the last real token ourselves (right padding), so the
         # result is right when pad == eos and does not depend on the pad id or the batch.
-        self._own_pooling = isinstance(getattr(self.model, "score", None), torch.nn.Linear)
+        self._own_pooling = uses_own_pooling(self.model)
         self.batch_size = None if batch_size in ("auto", None) else int(batch_size)
         self.default_batch_size = self.batch_size or 64
-        self.max_batch_tokens = max_batch_tokens or (65536 if self.device == "cuda" else 8192)
+        on_gpu = self.device.startswith("cuda") or (self.device == "device_map" and self._cuda())
+        self.max_batch_tokens = max_batch_tokens or (65536 if on_gpu else 8192)
         self.n_truncated = 0
         if local.is_dir():
             weights = _weights_fingerprint(local)
@@ -165,10 +167,19 @@ class HFRewardModel(RewardModel):
         self.fingerprint = "hf-" + hashlib.sha256(f"{weights}|{fmt}|{self.dtype}|{gguf_file}".encode()).hexdigest()[:32]
 
     def info(self) -> dict:
+        from ..hf_common import placement_info
+
         return {"adapter": "HFRewardModel", "model_type": self.model.config.model_type,
                 "n_params": sum(p.numel() for p in self.model.parameters()), "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "formatting": self.formatter.describe(),
-                "own_last_token_pooling": self._own_pooling, "n_truncated": self.n_truncated}
+                "own_last_token_pooling": self._own_pooling, "n_truncated": self.n_truncated,
+                **placement_info(self.model)}
+
+    @staticmethod
+    def _cuda() -> bool:
+        import torch
+
+        return torch.cuda.is_available()
 
     def encode(self, prompts, responses):
         enc = self.formatter.encode_many(prompts, responses)
@@ -177,60 +188,33 @@ class HFRewardModel(RewardModel):
 
     def batches(self, encoded) -> list[list[int]]:
         """Indices grouped into batches by token budget, longest first (dynamic padding)."""
-        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].input_ids))
-        batches, cur, cur_max = [], [], 0
-        for i in order:
-            n = len(encoded[i].input_ids)
-            new_max = max(cur_max, n)
-            too_many = self.batch_size is not None and len(cur) >= self.batch_size
-            if cur and (new_max * (len(cur) + 1) > self.max_batch_tokens or too_many):
-                batches.append(cur)
-                cur, new_max = [], n
-            cur.append(i)
-            cur_max = new_max
-        if cur:
-            batches.append(cur)
-        return batches
+        from ..hf_common import token_budget_batches
+
+        return token_budget_batches([len(e.input_ids) for e in encoded], self.max_batch_tokens, self.batch_size)
 
     def _forward(self, items) -> list[float]:
+        from ..hf_common import collate, input_device, reward_forward
+
+        ids, mask, types = collate(items, self.pad_id, input_device(self.model))
+        return reward_forward(self.model, ids, mask, types, self._own_pooling).float().cpu().tolist()
+
+    def plan_batches(self, encoded):
+        """``(batches, rep)``: one forward pass per distinct token sequence, grouped by token budget."""
+        from ..hf_common import plan_unique_batches
+
+        return plan_unique_batches(encoded, self.max_batch_tokens, self.batch_size)
+
+    def score_batch(self, items) -> list[float]:
+        """Rewards of one planned batch (halved and retried on out-of-memory)."""
         import torch
 
-        width = max(len(e.input_ids) for e in items)
-        ids = torch.full((len(items), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(items), width), dtype=torch.long)
-        types = torch.zeros((len(items), width), dtype=torch.long) if items[0].token_type_ids else None
-        for row, e in enumerate(items):
-            ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
-            mask[row, : len(e.input_ids)] = 1
-            if types is not None:
-                types[row, : len(e.token_type_ids)] = torch.tensor(e.token_type_ids)
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        if self._own_pooling:
-            base = getattr(self.model, self.model.base_model_prefix)
-            hidden = base(input_ids=ids, attention_mask=mask).last_hidden_state
-            last = mask.sum(dim=1) - 1
-            pooled = hidden[torch.arange(len(items), device=hidden.device), last]
-            logits = self.model.score(pooled)
-        else:
-            kwargs = {"token_type_ids": types.to(self.device)} if types is not None else {}
-            logits = self.model(input_ids=ids, attention_mask=mask, **kwargs).logits
-        return logits[:, 0].float().cpu().tolist()
+        with torch.inference_mode():
+            return self._forward_with_backoff(items)
 
     def score_encoded(self, encoded) -> list[float]:
-        import torch
+        from ..hf_common import score_planned
 
-        # texts that tokenize to the same ids are one forward pass: true ties come out exactly equal
-        first: dict[tuple, int] = {}
-        for i, e in enumerate(encoded):
-            first.setdefault((tuple(e.input_ids), tuple(e.token_type_ids or ())), i)
-        uniq = list(first.values())
-        scores: dict[int, float] = {}
-        with torch.inference_mode():
-            for batch in self.batches([encoded[i] for i in uniq]):
-                out_batch = self._forward_with_backoff([encoded[uniq[j]] for j in batch])
-                for j, r in zip(batch, out_batch):
-                    scores[uniq[j]] = r
-        return [scores[first[(tuple(e.input_ids), tuple(e.token_type_ids or ()))]] for e in encoded]
+        return score_planned(self, encoded)
 
     def _forward_with_backoff(self, items) -> list[float]:
         import torch

@@ -79,9 +79,12 @@ def load_suite(name_or_path: str) -> Suite:
         bad = set(entry) - ENTRY_KEYS
         if bad:
             raise ConfigError(f"{source}: probes[{i}]: unknown key(s) {', '.join(sorted(bad))}")
+        params = entry.get("params") or {}
+        if not isinstance(params, dict):
+            raise ConfigError(f"{source}: probes[{i}]: 'params' must be a mapping, got {type(params).__name__}")
         try:
             cls = PROBES.get(str(entry["name"]))
-            probes.append(cls(**(entry.get("params") or {})))
+            probes.append(cls(**params))
         except InputError as e:
             raise ConfigError(f"{source}: probes[{i}]: {e}") from None
     names = [p.name for p in probes]

@@ -9,18 +9,110 @@ removed or replaced. The browser rebuilds both texts and highlights the differen
 
     from crome_audit.report.examples import build_examples
     payload = build_examples(cmp)     # JSON-able dict for <script type="application/json">
+
+The diff is Myers' O((N+M)·D) algorithm with a work budget (``MAX_DIFF_STEPS`` per diff, counted in
+``DiffWork``): a pair too different to diff within it is shown as one change with a note, so a report's
+time grows linearly with its size whatever the texts hold (difflib's matcher is cubic on repetitive text).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
+from dataclasses import dataclass
 
 from .compare import Comparison, num
 
 TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)  # words, single punctuation marks, whitespace runs
 ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
-MAX_WORD_CELLS = 250_000  # word-level diff only where len(a) * len(b) stays below this; else whole lines
+MAX_DIFF_STEPS = 200_000  # per diff (lines or words of one block): about 0.1 s of Python at worst
+TOO_LONG_NOTE = "too different to diff within the report's budget: shown as one change"
+
+
+@dataclass
+class DiffWork:
+    """Steps spent (diagonal visits + matched tokens) and how many diffs hit the budget; tests read it."""
+
+    steps: int = 0
+    capped: int = 0
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def myers_opcodes(a: list, b: list, budget: int = MAX_DIFF_STEPS, work: DiffWork | None = None) -> list[tuple]:
+    """difflib-style opcodes ``(tag, i1, i2, j1, j2)`` of a shortest edit script from ``a`` to ``b``.
+    Raises _OverBudget after ``budget`` steps (each diagonal visit and each matched token is one step)."""
+    n, m = len(a), len(b)
+    lim = n + m
+    off = lim + 1
+    v = [0] * (2 * lim + 3)
+    trace: list[list[int]] = []  # V after round d, for diagonals -d..d (memory O(D^2), D <= sqrt(2 budget))
+    steps = 0
+    found = False
+    for d in range(lim + 1):
+        for k in range(-d, d + 1, 2):
+            x = v[off + k + 1] if (k == -d or (k != d and v[off + k - 1] < v[off + k + 1])) else v[off + k - 1] + 1
+            y = x - k
+            start = x
+            while x < n and y < m and a[x] == b[y]:
+                x += 1
+                y += 1
+            steps += 1 + x - start
+            v[off + k] = x
+            if x >= n and y >= m:
+                found = True
+                break
+        trace.append(v[off - d: off + d + 1])
+        if found:
+            break
+        if steps > budget:
+            if work is not None:
+                work.steps += steps
+            raise _OverBudget
+    if work is not None:
+        work.steps += steps
+    # walk back from (n, m): per round one insert/delete plus the snake that followed it
+    moves = []  # (tag, i, j) single-token edits and ("equal", i, j) steps, in reverse
+    x, y = n, m
+    for d in range(len(trace) - 1, 0, -1):
+        prev = trace[d - 1]
+        k = x - y
+
+        def at(kk, prev=prev, d=d):
+            return prev[kk + d - 1]
+
+        down = k == -d or (k != d and at(k - 1) < at(k + 1))
+        pk = k + 1 if down else k - 1
+        px = at(pk)
+        py = px - pk
+        sx, sy = (px, py + 1) if down else (px + 1, py)
+        while x > sx and y > sy:
+            x -= 1
+            y -= 1
+            moves.append(("equal", x, y))
+        moves.append(("insert", px, py) if down else ("delete", px, py))
+        x, y = px, py
+    while x > 0 and y > 0:
+        x -= 1
+        y -= 1
+        moves.append(("equal", x, y))
+    moves.reverse()
+    ops: list[list] = []
+    for tag, i, j in moves:
+        di, dj = (1, 1) if tag == "equal" else ((0, 1) if tag == "insert" else (1, 0))
+        kind = "equal" if tag == "equal" else "edit"
+        if ops and ops[-1][0] == kind:
+            ops[-1][2] += di
+            ops[-1][4] += dj
+        else:
+            ops.append([kind, i, i + di, j, j + dj])
+    out = []
+    for kind, i1, i2, j1, j2 in ops:
+        if kind == "edit":
+            kind = "replace" if i2 > i1 and j2 > j1 else ("delete" if i2 > i1 else "insert")
+        out.append((kind, i1, i2, j1, j2))
+    return out
 
 
 def _prompt_str(prompt) -> str:
@@ -49,8 +141,9 @@ def _word_spans(text: str, base: int = 0) -> list[tuple[int, int]]:
     return [(base + m.start(), base + m.end()) for m in TOKEN.finditer(text)]
 
 
-def _opcodes(a_text, b_text, a, b, a_end, b_end):
-    """SequenceMatcher opcodes over token spans, as character ranges; common prefix/suffix trimmed first."""
+def _opcodes(a_text, b_text, a, b, a_end, b_end, work: DiffWork | None = None):
+    """Myers opcodes over token spans, as character ranges; common prefix/suffix trimmed first. Over the
+    budget, the middle is one replace block (and ``work.capped`` counts it)."""
     a_tok = [a_text[s:e] for s, e in a]
     b_tok = [b_text[s:e] for s, e in b]
     pre = 0
@@ -59,8 +152,13 @@ def _opcodes(a_text, b_text, a, b, a_end, b_end):
     suf = 0
     while (suf < len(a_tok) - pre and suf < len(b_tok) - pre and a_tok[-1 - suf] == b_tok[-1 - suf]):
         suf += 1
-    ops = difflib.SequenceMatcher(None, a_tok[pre:len(a_tok) - suf], b_tok[pre:len(b_tok) - suf],
-                                  autojunk=False).get_opcodes()
+    mid_a, mid_b = a_tok[pre:len(a_tok) - suf], b_tok[pre:len(b_tok) - suf]
+    try:
+        ops = myers_opcodes(mid_a, mid_b, work=work)
+    except _OverBudget:
+        if work is not None:
+            work.capped += 1
+        ops = [("replace", 0, len(mid_a), 0, len(mid_b))]
     ops = [(t, i1 + pre, i2 + pre, j1 + pre, j2 + pre) for t, i1, i2, j1, j2 in ops]
     if pre:
         ops.insert(0, ("equal", 0, pre, 0, pre))
@@ -74,26 +172,25 @@ def _opcodes(a_text, b_text, a, b, a_end, b_end):
         yield t, pos(a, i1, a_end), pos(a, i2, a_end), pos(b, j1, b_end), pos(b, j2, b_end)
 
 
-def _char_opcodes(original: str, perturbed: str):
+def _char_opcodes(original: str, perturbed: str, work: DiffWork):
     """Lines first (cheap), then words inside each replaced block (like ``git diff --word-diff``)."""
     la, lb = _line_spans(original), _line_spans(perturbed)
-    for t, a0, a1, b0, b1 in _opcodes(original, perturbed, la, lb, len(original), len(perturbed)):
-        if t != "replace":
+    capped = work.capped
+    for t, a0, a1, b0, b1 in _opcodes(original, perturbed, la, lb, len(original), len(perturbed), work):
+        if t != "replace" or work.capped > capped:  # lines over budget: words (more tokens) would be too
             yield t, a0, a1, b0, b1
             continue
         wa, wb = _word_spans(original[a0:a1], a0), _word_spans(perturbed[b0:b1], b0)
-        if len(wa) * len(wb) > MAX_WORD_CELLS:
-            yield t, a0, a1, b0, b1
-        else:
-            yield from _opcodes(original, perturbed, wa, wb, a1, b1)
+        yield from _opcodes(original, perturbed, wa, wb, a1, b1, work)
 
 
-def word_diff(original: str, perturbed: str) -> tuple[list, list]:
+def word_diff(original: str, perturbed: str, work: DiffWork | None = None) -> tuple[list, list]:
     """(segments of perturbed, changed ranges of original) at word level."""
+    work = work if work is not None else DiffWork()
     segments: list = []
     changed: list = []
     ops = []
-    for tag, a0, a1, b0, b1 in _char_opcodes(original, perturbed):
+    for tag, a0, a1, b0, b1 in _char_opcodes(original, perturbed, work):
         if tag == "replace":  # keep a shared trailing space out of the highlight ("42 " -> "5 ")
             k = 0
             while (k < a1 - a0 and k < b1 - b0 and original[a1 - 1 - k] == perturbed[b1 - 1 - k]
@@ -154,7 +251,7 @@ def build_examples(cmp: Comparison) -> dict:
             strings.append(text)
         return index[text]
 
-    diffs: dict[tuple[str, str], tuple[list, list]] = {}  # the same flipped pair often recurs across RMs
+    diffs: dict[tuple[str, str], tuple[list, list, bool]] = {}  # the same flipped pair often recurs across RMs
     runs = []
     total = 0
     for run in cmp.runs:
@@ -173,8 +270,9 @@ def build_examples(cmp: Comparison) -> dict:
                 perturbed = "" if ex.get("perturbed") is None else str(ex.get("perturbed"))
                 key = (original, perturbed)
                 if key not in diffs:
-                    diffs[key] = to_utf16(original, *word_diff(original, perturbed))
-                segments, changed = diffs[key]
+                    work = DiffWork()
+                    diffs[key] = (*to_utf16(original, *word_diff(original, perturbed, work)), work.capped > 0)
+                segments, changed, capped = diffs[key]
                 r0, r1 = num(ex.get("reward_original")), num(ex.get("reward_perturbed"))
                 rows.append({
                     "id": "" if ex.get("id") is None else str(ex.get("id")),
@@ -182,7 +280,9 @@ def build_examples(cmp: Comparison) -> dict:
                     "o": sid(original),
                     "d": segments,
                     "c": changed,
-                    "side": str(ex.get("side") or ""),
+                    # the browser prints "side" in the example's header: the note shows there
+                    "side": str(ex.get("side") or "") + (f" · {TOO_LONG_NOTE}" if capped else ""),
+                    "note": TOO_LONG_NOTE if capped else None,
                     "r0": r0, "r1": r1, "other": num(ex.get("other_reward")),
                     "flip": bool(ex.get("flipped", True)),
                 })
