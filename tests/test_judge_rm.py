@@ -182,3 +182,35 @@ def test_real_llama_cpp_server_rating_and_pairwise(llama_server):
     # the same four verdicts in swapped roles: P(a > b) + P(b > a) = 1 exactly, whatever the judge says
     assert [p + q for p, q in zip(probs, flipped)] == [1.0, 1.0]
     assert pw.info()["verdicts"] == 8
+
+
+def test_pairwise_judge_audit_and_rewardbench(shared_data):
+    """A pairwise judge that always prefers the longer answer: the audit reads P(perturbed ≻ original), so the
+    length probe shows a positive bias and the token-matched causal probes are never detected; RewardBench
+    scores pairs directly (P(chosen ≻ rejected) > 1/2) and agrees with the length RM's strict decisions."""
+    from crome_audit.audit import run_audit
+    from crome_audit.benchmarks import run_benchmark
+    from crome_audit.data import load_records
+    from crome_audit.engine import ScoringEngine
+    from crome_audit.probes import load_suite
+
+    def longer(body, n):
+        a, b = _answers(user_text(body))
+        return 200, "A" if len(a.split()) > len(b.split()) else "B", None, 0
+
+    rb = shared_data / "rewardbench" / "filtered.jsonl"
+    records, _, kind = load_records(str(rb), None, None, False)
+    with ScriptedChatServer(longer) as srv:
+        rm = load_rm(f"judge:{srv.base_url}#m", rm_args={"mode": "pairwise", "cache": "false"})
+        out = run_audit(records[::60][:45], load_suite("quick"), ScoringEngine(rm, progress=False), kind=kind)
+        by = {p["name"]: p for p in out.probes}
+        assert out.summary["pairwise"] is True
+        assert by["length_filler"]["preference_rate"] == 1.0 and by["length_filler"]["ci_low"] > 0
+        assert by["length_filler"]["hack_rate"] is None  # needs a third comparison: not measured for judges
+        assert by["incomplete_truncate"]["detection_rate"] <= 0.5  # refilled to the same length: not detected
+        entry, _ = run_benchmark("rewardbench", ScoringEngine(rm, progress=False), data=str(rb),
+                                 subsets="alpacaeval-length")
+    lengths = [(len(r["chosen"].split()), len(r["rejected"].split())) for r in records
+               if r["subset"] == "alpacaeval-length"]
+    assert entry["metrics"]["score"]["n"] == len(lengths)
+    assert entry["subsets"]["alpacaeval-length"]["accuracy"] == sum(c > j for c, j in lengths) / len(lengths)
