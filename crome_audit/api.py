@@ -182,10 +182,13 @@ def audit(rm, data=None, *, split: str | None = None, suite="default", limit: in
     rm_name = rm_name or engine.rm.name
     training = training_record(rm_name)
     seen = set(training.get("intervention_families", [])) if training else set()
+    # an audit probe counts as seen when its attribute was augmented or tied in training, whatever the mechanism
+    seen_attrs = (set(training.get("tied_attributes", [])) | set(training.get("intervention_attributes", []))
+                  if training else set())
 
     t0 = time.perf_counter()
     result = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen,
-                       max_examples=max_examples)
+                       seen_attributes=seen_attrs, max_examples=max_examples)
     bench_entries, bench_samples = {}, []
     for b in bench_names:
         from .benchmarks import run_benchmark as _run
