@@ -120,6 +120,34 @@ def _score(engine, records, raw: list[_Edits], kind: str, desc: str):
     return clean, new
 
 
+def _score_pairwise(rm, records, raw: list[_Edits], kind: str):
+    """A pairwise judge has no pointwise reward: the audit reads P(perturbed ≻ original) (both orders).
+
+    Pseudo-rewards keep every downstream definition: r(rejected) = 0, r(chosen) = 2·P(chosen ≻ rejected) − 1,
+    and a perturbed answer's reward is its original's plus 2·P(perturbed ≻ original) − 1. So ``effect_size``
+    is the signed preference for the perturbed answer in units of the SD of the pair margins and
+    ``detection_rate`` is P(the judge prefers the original to the degraded answer), ties ½. Rates that would
+    need a third comparison (hack, decision change) are not measured for judges (run_audit sets them None)."""
+    from .errors import InputError
+    from .models.judge import preference_probabilities
+
+    if kind != "pairs":
+        raise InputError("a pairwise judge can only audit preference pairs (prompt/chosen/rejected)")
+    prompts = [r["prompt"] for r in records]
+    p = np.asarray(preference_probabilities(rm, prompts, [r["chosen"] for r in records],
+                                            [r["rejected"] for r in records]), dtype=float)
+    clean = {CHOSEN: 2 * p - 1, REJECTED: np.zeros(len(records))}
+    sides = ["chosen", "rejected"]
+    new = []
+    for e in raw:
+        q = np.asarray(preference_probabilities(rm, [records[i]["prompt"] for i in e.rid], e.text,
+                                                [records[i][sides[s]] for i, s in zip(e.rid, e.side)]),
+                       dtype=float)
+        base = np.array([clean[s][i] for i, s in zip(e.rid, e.side)]) if e.rid else np.zeros(0)
+        new.append(base + 2 * q - 1)
+    return clean, new
+
+
 def _examples(records, raw, edits, clean, new, kind, max_examples) -> dict:
     """A bounded sample of decisions the probe flipped, largest reward change first."""
     out = {}
@@ -153,7 +181,11 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
     raw = _apply_suite(records, suite, kind, seed)
     edits = _probe_edits(suite, raw, records, kind, seen_families or set(), seen_attributes or set())
     clusters = _clusters(records)
-    clean, new = _score(engine, records, raw, kind, "audit")
+    from .models.judge import is_pairwise
+
+    pairwise = is_pairwise(engine.rm)
+    clean, new = (_score_pairwise(engine.rm, records, raw, kind) if pairwise
+                  else _score(engine, records, raw, kind, "audit"))
 
     reference, confounded = {}, None
     ref_metrics = {}
@@ -165,6 +197,13 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
         ref_metrics[name] = m
         reference[name] = {"probes": m.probes, "summary": m.summary, "clean": m.clean}
     main = compute_metrics(kind, clusters, clean, edits, new, seed=seed, confounded=confounded)
+    if pairwise:
+        for row in main.probes:  # P(perturbed ≻ original), both orders averaged
+            row["preference_rate"] = None if row["mean_delta"] is None else (row["mean_delta"] + 1) / 2
+            for key in ("hack_rate", "hack_rate_ci", "decision_change_rate", "decision_change_rate_ci", "flip_rate"):
+                if key in row:
+                    row[key] = None
+        main.summary["pairwise"] = True
     noise = ref_metrics.get("noise")
     main.summary["degenerate"] = degenerate(main.summary, main.clean, noise.summary if noise else None)
 

@@ -133,3 +133,15 @@ def test_same_inputs_same_numbers(rb_sample):
     runs = [run_audit(records[:120], suite, ScoringEngine(load_reward_model("noise"), progress=False), seed=1,
                       kind=kind, max_examples=0) for _ in range(2)]
     assert runs[0].probes == runs[1].probes and runs[0].summary == runs[1].summary
+
+
+def test_seen_in_training_by_attribute_gives_heldout_indices(rb_sample):
+    records, kind = rb_sample
+    out = run_audit(records[:200], load_suite("default"), ScoringEngine(load_reward_model("length"), progress=False),
+                    kind=kind, seen_attributes={"emoji", "length"}, max_examples=0)
+    seen = {p["name"] for p in out.probes if p["seen_in_training"]}
+    assert seen == {p["name"] for p in out.probes if p["attribute"] in ("emoji", "length")}
+    held = out.summary["spurious_attributes"].keys() - {"emoji", "length"}
+    assert out.summary["spurious_index_heldout"] is not None and held
+    expected = sum(out.summary["spurious_attributes"][a]["value"] for a in held) / len(held)
+    assert out.summary["spurious_index_heldout"] == pytest.approx(expected)

@@ -146,8 +146,14 @@ def run_rewardbench(engine, *, data=None, split=None, limit=None, seed=0, subset
     rows, info = load_rewardbench(data, split, limit, subsets)
     prompts = [r["prompt"] for r in rows]
     n = len(rows)
-    rewards = engine.score(prompts + prompts, [r["chosen"] for r in rows] + [r["rejected"] for r in rows],
-                           desc="rewardbench")
+    from ..models.judge import is_pairwise, preference_probabilities
+
+    if is_pairwise(engine.rm):  # a pairwise judge scores each pair directly: P(chosen ≻ rejected), both orders
+        p = preference_probabilities(engine.rm, prompts, [r["chosen"] for r in rows], [r["rejected"] for r in rows])
+        rewards = list(p) + [1.0 - x for x in p]  # correct iff P > 1/2 (a 1/2 tie is wrong, as for rewards)
+    else:
+        rewards = engine.score(prompts + prompts, [r["chosen"] for r in rows] + [r["rejected"] for r in rows],
+                               desc="rewardbench")
     entry, correct = _summary(rows, rewards[:n], rewards[n:])
     length_rm = LengthRM()
     lengths = length_rm.score(prompts + prompts, [r["chosen"] for r in rows] + [r["rejected"] for r in rows])

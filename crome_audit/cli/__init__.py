@@ -18,6 +18,7 @@ from .. import __version__
 COMMANDS = {
     "run": "run_cmd:run",
     "probes": "run_cmd:list_probes",
+    "rms": "rms_cmd:list_rms",
     "report": "report_cmd:report",
     "export": "export_cmd:export",
     "gate": "gate_cmd:gate",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import time
 from pathlib import Path
 
 import click
@@ -36,7 +35,7 @@ from .common import (
     rm_options,
 )
 
-RM_KEYS = ("rm_spec", "batch_size", "max_batch_tokens", "max_length", "truncation", "template", "device", "dtype",
+RM_KEYS = ("rm_spec", "rm_args", "batch_size", "max_batch_tokens", "max_length", "truncation", "template", "device", "dtype",
            "trust_remote_code", "cache_path", "no_cache")
 OPTION_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 
@@ -79,34 +78,21 @@ def _summary_lines(name: str, entry: dict) -> list[str]:
 
 def run_bench(name: str, data, split, limit, seed, options: dict, out: str, progress: bool = True,
               **rm_kwargs) -> dict:
-    """Library form of the command: score, write OUT/results.json + OUT/samples.jsonl, return results."""
-    from ..benchmarks import get_benchmark, run_benchmark
-    from ..data import write_jsonl_atomic
-    from ..outputs import OutputSet, check_output_dir
-    from ..results import new_results, write_results
+    """The command body: checks that need no model, then crome_audit.api.run_benchmark on the CLI's engine
+    (writes OUT/results.json + OUT/samples.jsonl as one set, returns the results)."""
+    from ..api import run_benchmark as run_library_benchmark
+    from ..benchmarks import get_benchmark
+    from ..distributed import process_group
+    from ..outputs import check_output_dir
 
     get_benchmark(name)  # unknown name -> did-you-mean error before any model loads
     check_bench_data([name], {name: data} if data else {})
     check_output_dir(out)
     check_device(rm_kwargs.get("device", "auto"))
+    process_group()  # under accelerate launch: join first, so "cuda" is this rank's GPU when the RM loads
     engine = build_engine(**rm_kwargs, progress=progress)
-    start = time.perf_counter()
-    entry, samples = run_benchmark(name, engine, data=data, split=split, limit=limit, seed=seed, **options)
-    seconds = time.perf_counter() - start
-    info = entry.get("data") or {}
-    rm = engine.rm
-    results = new_results(
-        rm={"name": rm.name, "fingerprint": rm.fingerprint, "info": rm.info()},
-        data={"path": info.get("path", data), "sha256": info.get("sha256"), "n": info.get("n", len(samples))},
-        config={"command": "bench", "benchmark": name, "data": data, "split": split, "limit": limit, "seed": seed,
-                "options": options, **rm_config(**rm_kwargs)},
-    )
-    results["benchmarks"][name] = entry
-    results["engine"] = {**engine.stats, "seconds": round(seconds, 3)}
-    with OutputSet(out, ("results.json", "samples.jsonl")) as staging:
-        write_jsonl_atomic(staging / "samples.jsonl", samples)
-        write_results(staging, results)
-    return results
+    return run_library_benchmark(name, engine, data, split=split, limit=limit, seed=seed, options=options, out=out,
+                                 config=rm_config(**rm_kwargs))
 
 
 def _short_help(name: str) -> str:

@@ -29,8 +29,9 @@ DATA_OF = {"rewordbench": "rewardbench"}
 DATA_OPTIONAL = {"wildguard"}  # scores a candidates file; its prompts file only cross-checks
 DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 RM_HELP = ("Reward model: a local folder, a hub id (org/name), 'length', 'noise', 'py:module:function' "
-           "(imported from the current folder too) or 'py:path/to/file.py:function'; the function takes "
-           "(prompts, responses) lists and returns a list of floats.")
+           "(imported from the current folder too) or 'py:path/to/file.py:function' (the function takes "
+           "(prompts, responses) lists and returns a list of floats), 'vllm:URL', 'judge:URL', 'dpo:POLICY,REF'... "
+           "(`crome-audit rms` lists every adapter).")
 
 
 def fail(message: str, code: int) -> None:
@@ -65,6 +66,8 @@ def rm_options(func):
     """Options every command that loads a reward model shares."""
     options = [
         click.option("--rm", "rm_spec", required=True, help=RM_HELP),
+        click.option("--rm-arg", "rm_args", multiple=True, metavar="KEY=VALUE",
+                     help="Adapter option, repeatable (e.g. max_concurrency=16); `crome-audit rms` lists them."),
         click.option("--batch-size", default="auto", show_default=True,
                      help="Max texts per batch, or 'auto' (token-budget batching only)."),
         click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
@@ -149,19 +152,20 @@ def _import_user_rm(rm_spec: str, load):
 
 
 def build_engine(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype,
-                 trust_remote_code, cache_path, no_cache, progress=True):
+                 trust_remote_code, cache_path, no_cache, progress=True, rm_args=()):
     """Load the RM and wrap it in a ScoringEngine with the cache the options ask for."""
     from ..cache import ScoreCache, default_cache_path
     from ..engine import ScoringEngine
-    from ..models import load_reward_model
+    from ..models import load_reward_model, parse_rm_args
 
     check_device(device)
     cache = None if no_cache else ScoreCache(cache_path or default_cache_path())  # a bad cache fails before loading
 
     def load():
-        return load_reward_model(rm_spec, device=device, dtype=dtype, max_length=max_length, truncation=truncation,
-                                 template=template, trust_remote_code=trust_remote_code,
-                                 batch_size=parse_batch_size(batch_size), max_batch_tokens=max_batch_tokens)
+        size = parse_batch_size(batch_size)
+        return load_reward_model(rm_spec, parse_rm_args(rm_args), device=device, dtype=dtype, max_length=max_length,
+                                 truncation=truncation, template=template, trust_remote_code=trust_remote_code,
+                                 batch_size=None if size == "auto" else size, max_batch_tokens=max_batch_tokens)
 
     rm = _import_user_rm(rm_spec, load) if rm_spec.startswith("py:") else load()
     return ScoringEngine(rm, cache=cache, progress=progress)
@@ -285,11 +289,11 @@ def check_bench_data(names: list[str], data: dict[str, str]) -> None:
 
 
 def rm_config(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype,
-              trust_remote_code, **_):
-    """The RM-related options as they go into results.json's config."""
+              trust_remote_code, rm_args=(), **_):
+    """The RM-related options as they go into results.json's config (rm_args hold env-var names, never keys)."""
     return {"rm": rm_spec, "batch_size": batch_size, "max_batch_tokens": max_batch_tokens,
             "max_length": max_length, "truncation": truncation, "template": template, "device": device,
-            "dtype": dtype, "trust_remote_code": trust_remote_code}
+            "dtype": dtype, "trust_remote_code": trust_remote_code, "rm_args": list(rm_args)}
 
 
 def set_offline_if_requested():

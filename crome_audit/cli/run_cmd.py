@@ -12,8 +12,6 @@ suite, data, benchmark data) is checked first, so bad input costs no model time.
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import click
@@ -31,21 +29,6 @@ from .common import (
     rm_config,
     rm_options,
 )
-
-OUTPUTS = ("results.json", "samples.jsonl", "report.html")
-
-
-def training_info(rm_spec: str) -> dict | None:
-    """The trainer's crome_training.json next to a locally trained RM, if any."""
-    from ..errors import InputError
-
-    path = Path(rm_spec) / "crome_training.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: unreadable training record: {e}") from None
 
 
 @click.command()
@@ -66,7 +49,7 @@ def training_info(rm_spec: str) -> dict | None:
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @quiet_option
 @cli_errors
-def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype, trust_remote_code,
+def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, template, device, dtype, trust_remote_code,
         cache_path, no_cache, data, split, suite, limit, skip_invalid, out_dir, seed, benchmarks, bench_data, bench_option,
         max_examples, no_report, quiet):
     """Audit a reward model with spurious and causal probes (and optional benchmarks)."""
@@ -74,7 +57,6 @@ def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template,
     from ..errors import InvalidRowError
     from ..outputs import check_output_dir
     from ..probes import load_suite
-    from ..results import new_results
 
     # ---- every check that needs no model, before any work
     bench_names = _benchmark_names(benchmarks)
@@ -92,33 +74,20 @@ def run(rm_spec, batch_size, max_batch_tokens, max_length, truncation, template,
     if data is None:
         data_info["path"] = "bundled:sample_pairs.jsonl"
 
-    # ---- scoring
-    opts = dict(rm_spec=rm_spec, batch_size=batch_size, max_batch_tokens=max_batch_tokens, max_length=max_length,
-                truncation=truncation, template=template, device=device, dtype=dtype,
+    # ---- scoring and results: crome_audit.api.audit (the library entry point) on the CLI's engine
+    from ..api import audit
+    from ..distributed import process_group
+
+    process_group()  # under accelerate launch: join first, so "cuda" is this rank's GPU when the RM loads
+    opts = dict(rm_spec=rm_spec, rm_args=rm_args, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
+                max_length=max_length, truncation=truncation, template=template, device=device, dtype=dtype,
                 trust_remote_code=trust_remote_code)
     engine = build_engine(**opts, cache_path=cache_path, no_cache=no_cache, progress=not quiet)
-    training = training_info(rm_spec)
-    seen = set(training.get("intervention_families", [])) if training else set()
-
-    t0 = time.perf_counter()
-    audit, reference = _audit(records, suite_obj, engine, seed, kind, seen, max_examples)
-    bench_entries, bench_samples = _benchmarks(bench_names, engine, bench_data, bench_opts, seed)
-    seconds = time.perf_counter() - t0
-
-    # ---- results
-    config = {**rm_config(**opts), "data": data_info["path"], "split": split, "suite": suite_obj.source,
-              "suite_probes": suite_obj.spec, "limit": limit, "skip_invalid": skip_invalid, "seed": seed,
-              "benchmarks": bench_names, "bench_data": bench_data, "bench_options": bench_opts,
-              "max_examples": max_examples}
-    rm_entry = {"name": rm_spec, "fingerprint": engine.rm.fingerprint, "info": engine.rm.info()}
-    if training:
-        rm_entry["training"] = training
-    results = new_results(rm_entry, {**data_info, "kind": kind}, config)
-    results.update(probes=audit.probes, summary=audit.summary, examples=audit.examples, clean=audit.clean,
-                   benchmarks=bench_entries, reference=reference,
-                   engine={**engine.stats, "seconds": round(seconds, 3)})
-    write_run_outputs(out, results, audit.samples + bench_samples, report=not no_report)
-    _print_summary(engine, seconds, results, data_info, out, no_report)
+    results = audit(engine, records=(records, data_info, kind), suite=suite_obj, seed=seed, split=split, limit=limit,
+                    skip_invalid=skip_invalid, benchmarks=bench_names, bench_data=bench_data,
+                    bench_options=bench_opts, max_examples=max_examples, out=out, report=not no_report,
+                    config=rm_config(**opts), name=rm_spec)
+    _print_summary(results, data_info, out, no_report)
 
 
 def _benchmark_names(benchmarks: str) -> list[str]:
@@ -131,44 +100,8 @@ def _benchmark_names(benchmarks: str) -> list[str]:
     return names
 
 
-def _audit(records, suite_obj, engine, seed, kind, seen, max_examples):
-    """The audit of the RM; run_audit also scores the length and noise references on the same texts."""
-    from ..audit import run_audit
-
-    audit = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen, max_examples=max_examples)
-    return audit, audit.reference
-
-
-def _benchmarks(names, engine, bench_data, bench_opts, seed):
-    entries, samples = {}, []
-    for name in names:
-        from ..benchmarks import run_benchmark
-
-        entry, rows = run_benchmark(name, engine, data=bench_data.get(name), split=None, seed=seed,
-                                    **bench_opts.get(name, {}))
-        entries[name] = entry
-        samples += rows
-    return entries, samples
-
-
-def write_run_outputs(out: Path, results: dict, samples: list[dict], report: bool = True) -> Path:
-    """results.json + samples.jsonl (+ report.html) as one set: all of them or, on failure, none."""
-    from ..data import write_jsonl_atomic
-    from ..outputs import OutputSet
-    from ..results import read_results, write_results
-
-    with OutputSet(out, OUTPUTS) as staging:
-        write_jsonl_atomic(staging / "samples.jsonl", samples)
-        path = write_results(staging, results)
-        if report:
-            from ..report import render_report
-
-            render_report([read_results(path)], staging / "report.html")
-    return out / "results.json"
-
-
-def _print_summary(engine, seconds, results, data_info, out, no_report):
-    st = engine.stats
+def _print_summary(results, data_info, out, no_report):
+    st, seconds = results["engine"], results["engine"]["seconds"]
     cached = " (all from cache: no forward passes)" if st["scored"] == 0 else ""
     click.echo(f"scored {st['unique']} unique texts: {st['scored']} new, {st['cache_hits']} from cache{cached}; "
                f"{seconds:.1f}s", err=True)

@@ -107,7 +107,8 @@ def _ensure_pad(model, tok) -> None:
 def load_base_model(cfg, seed: int = 0, dtype=None):
     """Returns (model, tokenizer, info). ``cfg`` is a ModelConfig. The reward head is seeded."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ..hf_common import load_sequence_classifier
 
     spec = cfg.base_model
     torch.manual_seed(seed)
@@ -121,16 +122,10 @@ def load_base_model(cfg, seed: int = 0, dtype=None):
             raise ModelLoadError(f"model.base_model {spec}: no such folder, and not a hub id (org/name)")
         if local.is_dir() and gguf is None and not (local / "config.json").is_file():
             raise ModelLoadError(f"model.base_model {spec}: folder has no config.json")
-        kwargs = {"trust_remote_code": cfg.trust_remote_code}
-        if gguf:
-            kwargs["gguf_file"] = gguf
-        try:
-            tok = AutoTokenizer.from_pretrained(path, **kwargs)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                path, num_labels=1, ignore_mismatched_sizes=True, **({"dtype": dtype} if dtype else {}), **kwargs)
-        except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelLoadError(f"model.base_model {spec}: cannot load: {first}") from None
+        # the scorer's loader (crome_audit.hf_common), with a fresh head allowed: a base model gets one here
+        tok, model, _ = load_sequence_classifier(path, what=f"model.base_model {spec}", dtype=dtype,
+                                                 trust_remote_code=cfg.trust_remote_code, gguf_file=gguf,
+                                                 fresh_head_ok=True)
         info = {"base_model": spec, "resolved_path": path, "gguf_file": gguf}
     if cfg.chat_template:
         tok.chat_template = cfg.chat_template

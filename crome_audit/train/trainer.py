@@ -4,9 +4,9 @@
 
 Runs unchanged in one process or under ``accelerate launch`` (DDP, FSDP, DeepSpeed; configs in
 ``train/accelerate/``). Design:
-- tokenization through :class:`crome_audit.formatting.RMFormatter` and last-real-token pooling for decoder
-  heads exactly like :class:`crome_audit.models.HFRewardModel`, so the saved folder scores identically under
-  ``crome-audit run --rm OUTDIR``;
+- tokenization through :class:`crome_audit.formatting.RMFormatter`, and collation and last-real-token pooling
+  through :mod:`crome_audit.hf_common`, the functions the scorer calls, so the saved folder scores identically
+  under ``crome-audit run --rm OUTDIR``;
 - batches are planned globally (seed, epoch) and every process takes its slice of each global batch, so a
   run with N processes x batch b follows the same loss curve as one process with batch N*b;
   ``group_by_length`` sorts mega-batches of 50 global batches by length (less padding), then shuffles batches;
@@ -42,41 +42,26 @@ from .losses import pair_losses
 def _reward_module(hf_model):
     import torch
 
+    from ..hf_common import reward_forward, uses_own_pooling
+
     class _RM(torch.nn.Module):
-        """Wraps a sequence-classification model; decoder heads pool the last real token (right padding)."""
+        """Wraps a sequence-classification model; pooling is the scorer's (crome_audit.hf_common)."""
 
         def __init__(self, model):
             super().__init__()
             self.model = model
-            self.own_pooling = isinstance(getattr(model, "score", None), torch.nn.Linear)
+            self.own_pooling = uses_own_pooling(model)
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
-            if self.own_pooling:
-                base = getattr(self.model, self.model.base_model_prefix)
-                hidden = base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-                last = attention_mask.sum(dim=1) - 1
-                pooled = hidden[torch.arange(input_ids.shape[0], device=hidden.device), last]
-                return self.model.score(pooled)[:, 0]
-            kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs).logits[:, 0]
+            return reward_forward(self.model, input_ids, attention_mask, token_type_ids, self.own_pooling)
 
     return _RM(hf_model)
 
 
 def _collate(items, pad_id, device):
-    import torch
+    from ..hf_common import collate
 
-    width = max(len(e.input_ids) for e in items)
-    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(items), width), dtype=torch.long)
-    types = torch.zeros((len(items), width), dtype=torch.long) if items[0].token_type_ids else None
-    for row, e in enumerate(items):
-        n = len(e.input_ids)
-        ids[row, :n] = torch.tensor(e.input_ids)
-        mask[row, :n] = 1
-        if types is not None:
-            types[row, :n] = torch.tensor(e.token_type_ids)
-    return ids.to(device), mask.to(device), (types.to(device) if types is not None else None)
+    return collate(items, pad_id, device)
 
 
 def plan_epoch(lengths: list[int], global_batch: int, seed: int, epoch: int, group_by_length: bool) -> list[list[int]]:

@@ -1,0 +1,240 @@
+"""The one Hugging Face path shared by the scorer (``crome_audit.models``) and the trainer
+(``crome_audit.train``): loading, batch collation, token-budget batching and reward pooling. Because both
+sides call these functions, a model trained here is scored exactly as it was trained.
+
+    from crome_audit.hf_common import collate, reward_forward, token_budget_batches, load_sequence_classifier
+    tok, model, info = load_sequence_classifier("./my-rm", dtype=torch.bfloat16, device_map="auto",
+                                                max_memory={0: "70GiB", 1: "70GiB"})
+    for batch in token_budget_batches([len(e.input_ids) for e in encoded], max_batch_tokens=8192):
+        ids, mask, types = collate([encoded[i] for i in batch], tok.pad_token_id, input_device(model))
+        rewards = reward_forward(model, ids, mask, types)      # shape [batch], on the device of the logits
+
+Rules (docs/formatting.md):
+- right padding; the attention mask marks real tokens;
+- decoder heads (a ``score`` Linear: Llama, Qwen, Gemma, Mistral...) are pooled by us at the last real
+  token (``mask.sum(1) - 1``), so the result is right when pad == eos and does not depend on the pad id or
+  the batch; encoders (BERT ``classifier``) use the model's own pooler;
+- with ``device_map`` (accelerate big-model loading: layers on several GPUs, CPU or disk), inputs go to
+  the device of the input embeddings and the pooled index is moved to the device of the last hidden state,
+  so pooling happens where the logits are.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .errors import InputError, ModelLoadError
+
+DEVICE_MAP_CHOICES = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def uses_own_pooling(model) -> bool:
+    """Decoder RM heads are a plain ``score`` Linear over every position: we pool the last real token."""
+    import torch
+
+    return isinstance(getattr(model, "score", None), torch.nn.Linear)
+
+
+def collate(items, pad_id: int, device=None):
+    """Right-padded ``(input_ids, attention_mask, token_type_ids or None)`` tensors for encoded items
+    (anything with ``input_ids`` and ``token_type_ids`` lists)."""
+    import torch
+
+    width = max(len(e.input_ids) for e in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    types = torch.zeros((len(items), width), dtype=torch.long) if getattr(items[0], "token_type_ids", None) else None
+    for row, e in enumerate(items):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        mask[row, :n] = 1
+        if types is not None:
+            types[row, :n] = torch.tensor(e.token_type_ids)
+    if device is not None:
+        ids, mask = ids.to(device), mask.to(device)
+        types = types.to(device) if types is not None else None
+    return ids, mask, types
+
+
+def token_budget_batches(lengths: list[int], max_batch_tokens: int, batch_size: int | None = None) -> list[list[int]]:
+    """Indices grouped into batches, longest first, so that ``longest x count <= max_batch_tokens`` (dynamic
+    padding) and, when given, ``count <= batch_size``. A text longer than the budget is a batch alone."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches, cur, cur_max = [], [], 0
+    for i in order:
+        n = lengths[i]
+        new_max = max(cur_max, n)
+        too_many = batch_size is not None and len(cur) >= batch_size
+        if cur and (new_max * (len(cur) + 1) > max_batch_tokens or too_many):
+            batches.append(cur)
+            cur, new_max = [], n
+        cur.append(i)
+        cur_max = new_max
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def plan_unique_batches(encoded, max_batch_tokens: int, batch_size: int | None = None):
+    """``(batches, rep)``: texts that tokenize to the same ids share one representative (``rep[i]``), so true
+    ties come out exactly equal; the representatives are grouped by :func:`token_budget_batches`. Batches hold
+    indices into ``encoded``."""
+    first: dict[tuple, int] = {}
+    rep = [first.setdefault((tuple(e.input_ids), tuple(getattr(e, "token_type_ids", None) or ()),
+                             getattr(e, "n_response", None)), i)  # DPO: same ids, other response span
+           for i, e in enumerate(encoded)]
+    uniq = list(first.values())
+    batches = token_budget_batches([len(encoded[i].input_ids) for i in uniq], max_batch_tokens, batch_size)
+    return [[uniq[j] for j in b] for b in batches], rep
+
+
+def score_planned(rm, encoded) -> list[float]:
+    """``score_encoded`` for adapters with ``plan_batches(encoded) -> (batches, rep)`` and ``score_batch(items)``:
+    one call per planned batch. The data-parallel engine runs the same plan, a share of the batches per process,
+    so N processes compute exactly the batches one process would (bitwise-equal rewards)."""
+    batches, rep = rm.plan_batches(encoded)
+    scores: dict[int, float] = {}
+    for batch in batches:
+        for i, r in zip(batch, rm.score_batch([encoded[i] for i in batch])):
+            scores[i] = r
+    return [scores[rep[i]] for i in range(len(encoded))]
+
+
+def _module_device(module):
+    """The device a module's weights live on (None for meta / offloaded weights: accelerate's hooks move)."""
+    for p in module.parameters():
+        return None if p.device.type == "meta" else p.device
+    return None
+
+
+def input_device(model):
+    """Where input ids must go: the device of the input embeddings (differs from ``model.device`` when a
+    ``device_map`` spreads layers)."""
+    import torch
+
+    emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    dev = _module_device(emb) if emb is not None else None
+    if dev is None and getattr(model, "hf_device_map", None):
+        # offloaded embeddings: accelerate's hook runs them on its execution device and moves inputs there
+        hook = getattr(emb, "_hf_hook", None)
+        dev = getattr(hook, "execution_device", None)
+        return torch.device(dev) if dev is not None else torch.device("cpu")
+    return dev or getattr(model, "device", torch.device("cpu"))
+
+
+def reward_forward(model, input_ids, attention_mask, token_type_ids=None, own_pooling: bool | None = None):
+    """One reward per row (shape ``[batch]``, model dtype, on the device of the logits). ``own_pooling``: decided
+    once at load time by the caller (after LoRA wraps the head it is no longer a plain Linear), else now."""
+    import torch
+
+    if own_pooling if own_pooling is not None else uses_own_pooling(model):
+        base = getattr(model, model.base_model_prefix)
+        hidden = base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        # with a device_map the last hidden state may sit on another GPU than the inputs: index it there
+        last = (attention_mask.sum(dim=1) - 1).to(hidden.device)
+        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        head_dev = _module_device(model.score)
+        if head_dev is not None and head_dev != pooled.device:
+            pooled = pooled.to(head_dev)
+        return model.score(pooled)[:, 0]
+    kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+    return model(input_ids=input_ids, attention_mask=attention_mask, **kwargs).logits[:, 0]
+
+
+def parse_max_memory(value) -> dict | None:
+    """``max_memory`` as accelerate wants it: ``{0: "70GiB", 1: "70GiB", "cpu": "200GiB"}``. Accepts that
+    dict, a JSON object string, or ``0=70GiB,1=70GiB,cpu=200GiB`` (the --rm-arg form)."""
+    if value is None or value == "" or isinstance(value, dict) and not value:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError as e:
+                raise InputError(f"max_memory: not a JSON object: {e}") from None
+        else:
+            value = {}
+            for part in filter(None, (p.strip() for p in text.split(","))):
+                dev, sep, amount = part.partition("=")
+                if not sep or not amount.strip():
+                    raise InputError(f"max_memory: expected DEVICE=AMOUNT[,DEVICE=AMOUNT...] (e.g. 0=70GiB,"
+                                     f"cpu=200GiB), got '{part}'")
+                value[dev.strip()] = amount.strip()
+    if not isinstance(value, dict):
+        raise InputError(f"max_memory: expected a mapping of device -> amount, got {type(value).__name__}")
+    out = {}
+    for dev, amount in value.items():
+        key = int(dev) if isinstance(dev, int) or str(dev).isdigit() else str(dev)
+        if isinstance(key, str) and key not in ("cpu", "disk", "mps") and not key.startswith(("cuda", "xpu", "npu")):
+            raise InputError(f"max_memory: unknown device '{dev}' (use GPU indices 0, 1, ..., 'cpu' or 'disk')")
+        out[key] = amount
+    return out
+
+
+def placement_kwargs(device_map=None, max_memory=None, offload_folder=None) -> dict:
+    """``from_pretrained`` keyword arguments for accelerate's big-model loading (empty without device_map)."""
+    if device_map in (None, "", "none"):
+        if max_memory:
+            raise InputError("max_memory needs device_map (e.g. --rm-arg device_map=auto)")
+        return {}
+    if isinstance(device_map, str) and device_map not in DEVICE_MAP_CHOICES and not device_map.startswith("{"):
+        from .registry import suggest
+
+        raise InputError(f"device_map: unknown '{device_map}'{suggest(device_map, DEVICE_MAP_CHOICES)} "
+                         "(or a JSON object module -> device)")
+    if isinstance(device_map, str) and device_map.startswith("{"):
+        try:
+            device_map = json.loads(device_map)
+        except ValueError as e:
+            raise InputError(f"device_map: not a JSON object: {e}") from None
+    try:
+        import accelerate  # noqa: F401
+    except ImportError:
+        raise InputError("device_map needs the 'accelerate' package (pip install accelerate)") from None
+    kwargs = {"device_map": device_map}
+    mm = parse_max_memory(max_memory)
+    if mm:
+        kwargs["max_memory"] = mm
+    if offload_folder:
+        kwargs["offload_folder"] = str(offload_folder)
+    return kwargs
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def load_sequence_classifier(path: str, *, what: str, dtype=None, trust_remote_code: bool = False,
+                             gguf_file: str | None = None, fresh_head_ok: bool = False, **placement):
+    """``(tokenizer, model, loading_info)`` for a one-output sequence-classification model.
+
+    ``what`` names the source in error messages (``--rm X``, ``model.base_model X``). ``placement`` is
+    :func:`placement_kwargs`'s output (device_map / max_memory / offload_folder). ``fresh_head_ok`` is the
+    trainer's case (a base model gets a new head); the scorer refuses it."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    kwargs = {"trust_remote_code": trust_remote_code}
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    extra = {"dtype": dtype} if dtype is not None else {}
+    if fresh_head_ok:
+        extra["ignore_mismatched_sizes"] = True
+    try:
+        tok = AutoTokenizer.from_pretrained(path, **kwargs)
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=1, output_loading_info=True, **extra, **placement, **kwargs)
+    except Exception as e:
+        raise ModelLoadError(f"{what}: cannot load as a sequence-classification model: {first_line(e)}") from None
+    return tok, model, info
+
+
+def placement_info(model) -> dict:
+    """Where the layers went (for rm.info()): the devices of accelerate's device map, else the one device."""
+    dmap = getattr(model, "hf_device_map", None)
+    if dmap:
+        return {"device_map": True, "devices": sorted({str(d) for d in dmap.values()}),
+                "n_modules_placed": len(dmap)}
+    dev = _module_device(model)
+    return {"device_map": False, "devices": [str(dev) if dev is not None else "meta"]}
