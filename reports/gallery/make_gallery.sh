@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the gallery: the demo's two RMs (tiny Bradley-Terry vs tiny Crome, both trained here from the shipped
+# Rebuild the gallery: two tiny RMs (tiny Bradley-Terry vs tiny Crome, both trained here from the shipped
 # recipes), audited on the bundled sample pairs (+ RewardBench from ../shared/data/rewardbench), one
 # comparison report, and its screenshots at 1,400 px and 420 px in headless Chromium. Then a second report of
 # two control RMs with known answers on 400 real RewardBench rows (crome_audit/controls.py: a style-blind
@@ -29,3 +29,9 @@ done
 "${CA[@]}" report "$WORK/style_blind" "$WORK/markdown_bonus" -o "$WORK/controls.html" \
     --title "crome-audit gallery: control RMs on 400 RewardBench rows (style-blind vs + markdown bonus)"
 python reports/gallery/screenshot.py "$WORK/controls.html" reports/gallery controls
+
+# The README's first command: MiniLM-L6 BT vs Crome from `crome-audit demo` (about 7 minutes on 2 CPU cores;
+# reused when DEMO already holds a finished run).
+DEMO=${DEMO:-reports/demo}
+[ -f "$DEMO/report.html" ] || "${CA[@]}" demo --out "$DEMO" --quiet
+python reports/gallery/screenshot.py "$DEMO/report.html" reports/gallery demo
