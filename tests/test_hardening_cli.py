@@ -594,3 +594,13 @@ def test_export_csv_and_md_without_torch(tmp_path):
     md = (tmp_path / "t.md").read_text()
     assert "| length_filler |" in md and "## Indices" in md and "nan" not in md.lower()
     one_line_error(cli("export", a, "--format", "csv", "-o", tmp_path), "is a folder")
+
+
+def test_every_command_with_progress_takes_dash_q():
+    from click.testing import CliRunner
+
+    from crome_audit.cli import main
+
+    for cmd in ("run", "bench rewardbench", "train", "augment", "demo", "gate"):
+        out = CliRunner().invoke(main, [*cmd.split(), "--help"]).output
+        assert "-q, --quiet" in out, cmd

@@ -133,7 +133,7 @@ def _base_model(model: str) -> tuple[str, str]:
               help="Max tokens per (prompt, response) text, training and audit.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Audit only the first N sample pairs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of training, probes and bootstrap.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @cli_errors
 def demo(out_dir, model, steps, max_length, limit, seed, quiet):
     """Train BT and Crome on the same backbone and data, audit both, and write the side-by-side report."""

@@ -38,18 +38,19 @@ def _common(func):
         click.option("--out", "out_dir", default=None, help="Output folder = the trained RM (default: out_dir of the recipe, else runs/<recipe name>)."),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="Override a recipe field, e.g. --set train.max_steps=50 (repeatable)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bars (the same as --set train.progress=false)."),
     ]
     for opt in reversed(options):
         func = opt(func)
     return func
 
 
-def _pipeline(config_path, out_dir, overrides):
+def _pipeline(config_path, out_dir, overrides, quiet=False):
     from ..train.config import load_config
     from ..train.pipeline import Pipeline
 
     set_offline_if_requested()
-    cfg = load_config(config_path, list(overrides))
+    cfg = load_config(config_path, list(overrides) + (["train.progress=false"] if quiet else []))
     stem = Path(config_path).name[:-5] if str(config_path).endswith(".yaml") else Path(config_path).name
     out = out_dir or cfg.out_dir or str(Path("runs") / stem)  # runs/ is git-ignored
     return Pipeline(cfg, out)
@@ -63,8 +64,8 @@ def _report(pipe, stage: str, manifest: dict) -> None:
     click.echo(f"{stage}: {status} -> {manifest['artifact']}  {json.dumps(counts, default=str)}")
 
 
-def _one_stage(stage: str, config_path, out_dir, overrides, force):
-    pipe = _pipeline(config_path, out_dir, overrides)
+def _one_stage(stage: str, config_path, out_dir, overrides, quiet, force):
+    pipe = _pipeline(config_path, out_dir, overrides, quiet)
     _report(pipe, stage, pipe.run_stage(stage, force=force))
 
 
@@ -98,9 +99,9 @@ def _heldout_metrics(pipe) -> dict | None:
 @click.option("--list-recipes", is_flag=True, is_eager=True, expose_value=False, callback=_list_recipes,
               help="List the built-in recipes and exit.")
 @cli_errors
-def train(config_path, out_dir, overrides, until):
+def train(config_path, out_dir, overrides, quiet, until):
     """Run the training pipeline: rubrics -> augment -> filter -> train -> eval (resumable)."""
-    pipe = _pipeline(config_path, out_dir, overrides)
+    pipe = _pipeline(config_path, out_dir, overrides, quiet)
     for stage, manifest in pipe.run(until).items():
         _report(pipe, stage, manifest)
     if pipe.state.is_main_process and until in ("train", "eval"):
@@ -117,8 +118,8 @@ def _stage_command(stage: str, doc: str):
     @_common
     @click.option("--force", is_flag=True, help="Redo the stage even if it is done.")
     @cli_errors
-    def command(config_path, out_dir, overrides, force):
-        _one_stage(stage, config_path, out_dir, overrides, force)
+    def command(config_path, out_dir, overrides, quiet, force):
+        _one_stage(stage, config_path, out_dir, overrides, quiet, force)
 
     return command
 
