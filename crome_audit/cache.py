@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from .errors import InputError
@@ -44,21 +45,35 @@ class ScoreCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             self._fail(f"cannot create its folder: {e.strerror or e}")
-        try:
-            self.conn = sqlite3.connect(self.path, timeout=60)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS scores (model TEXT NOT NULL, key TEXT NOT NULL, reward REAL NOT NULL,"
-                " PRIMARY KEY (model, key)) WITHOUT ROWID"
-            )
-            self.conn.commit()
-            cols = [row[1] for row in self.conn.execute("PRAGMA table_info(scores)")]
-            if cols != COLUMNS:
-                self._fail(f"table 'scores' has columns {cols}, expected {COLUMNS} (not a crome-audit score cache)")
-            self.conn.execute("BEGIN IMMEDIATE")  # takes the write lock: a read-only cache fails here, not mid-run
-            self.conn.rollback()
-        except sqlite3.Error as e:
-            self._fail(f"{e}")
+        # Two processes opening a new cache at once (data-parallel ranks, concurrent runs) can get "database is
+        # locked" from the journal-mode switch, which SQLite does not retry under its busy timeout: retry it here.
+        for attempt in range(20):
+            try:
+                self._open()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or attempt == 19:
+                    self._fail(f"{e}")
+                if self.conn is not None:
+                    self.conn.close()
+                    self.conn = None
+                time.sleep(0.05 * (attempt + 1))
+            except sqlite3.Error as e:
+                self._fail(f"{e}")
+
+    def _open(self) -> None:
+        self.conn = sqlite3.connect(self.path, timeout=60)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS scores (model TEXT NOT NULL, key TEXT NOT NULL, reward REAL NOT NULL,"
+            " PRIMARY KEY (model, key)) WITHOUT ROWID"
+        )
+        self.conn.commit()
+        cols = [row[1] for row in self.conn.execute("PRAGMA table_info(scores)")]
+        if cols != COLUMNS:
+            self._fail(f"table 'scores' has columns {cols}, expected {COLUMNS} (not a crome-audit score cache)")
+        self.conn.execute("BEGIN IMMEDIATE")  # takes the write lock: a read-only cache fails here, not mid-run
+        self.conn.rollback()
 
     def _fail(self, why: str):
         if self.conn is not None:

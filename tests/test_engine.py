@@ -111,3 +111,30 @@ def test_results_do_not_depend_on_batch_size(which, request, tmp_path):
         assert res.exit_code == 0, res.output
         probes.append(json.loads((out / "results.json").read_text())["probes"])
     assert probes[0] == probes[1]
+
+
+def _open_cache(path, barrier):
+    from crome_audit.cache import ScoreCache
+
+    barrier.wait()
+    cache = ScoreCache(path)
+    cache.put_many("m", {"k": 1.0})
+    cache.close()
+
+
+def test_processes_opening_a_new_cache_at_once_all_succeed(tmp_path):
+    """Data-parallel ranks open the same new cache together. The 2-process scoring test once failed at cache
+    open with 'database is locked' (SQLite does not always apply its busy timeout to the WAL switch); opening
+    now retries a locked database. With 12 processes this case fails on the old code."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    for round_ in range(10):
+        path = tmp_path / f"c{round_}.sqlite"
+        barrier = ctx.Barrier(12)
+        procs = [ctx.Process(target=_open_cache, args=(str(path), barrier)) for _ in range(12)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 12
