@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import prompt_text
-from .metrics import CHOSEN, REJECTED, RESPONSE, ProbeEdits, compute_metrics, degenerate
+from .metrics import CHOSEN, REJECTED, RESPONSE, SIDE_NAMES, SIDES, ProbeEdits, compute_metrics, degenerate
 from .models import LengthRM, NoiseRM
 from .probes import Edit, ProbeInput, Suite
 
@@ -77,7 +77,7 @@ def _apply_suite(records, suite: Suite, kind: str, seed: int) -> list[_Edits]:
                     new, template = new.text, new.template
                 if new is not None and new != r[side]:
                     e.rid.append(rid)
-                    e.side.append({"chosen": CHOSEN, "rejected": REJECTED}.get(side, RESPONSE))
+                    e.side.append(SIDES[side])
                     e.template.append(template)
                     e.text.append(new)
         out.append(e)
@@ -90,11 +90,10 @@ def _probe_edits(suite: Suite, raw: list[_Edits], records, kind, seen_families, 
     for probe, e in zip(suite.probes, raw):
         names = sorted({t for t in e.template if t})
         index = {t: i for i, t in enumerate(names)}
-        sides = ["chosen", "rejected", "response"]
-        orig = [records[r][sides[s]] for r, s in zip(e.rid, e.side)]
+        orig = [records[r][SIDE_NAMES[s]] for r, s in zip(e.rid, e.side)]
         dtok = np.array(tokens.score(e.text, e.text), dtype=float) - np.array(tokens.score(orig, orig), dtype=float)
         out.append(ProbeEdits(
-            meta={k: v for k, v in probe.meta().items()}, rid=np.array(e.rid, dtype=np.int64),
+            meta=probe.meta(), rid=np.array(e.rid, dtype=np.int64),
             side=np.array(e.side, dtype=np.int64), template=np.array([index.get(t, -1) for t in e.template],
                                                                       dtype=np.int64),
             delta_tokens=dtok if len(e.rid) else np.zeros(0), templates=names,
@@ -137,11 +136,10 @@ def _score_pairwise(rm, records, raw: list[_Edits], kind: str):
     p = np.asarray(preference_probabilities(rm, prompts, [r["chosen"] for r in records],
                                             [r["rejected"] for r in records]), dtype=float)
     clean = {CHOSEN: 2 * p - 1, REJECTED: np.zeros(len(records))}
-    sides = ["chosen", "rejected"]
     new = []
     for e in raw:
         q = np.asarray(preference_probabilities(rm, [records[i]["prompt"] for i in e.rid], e.text,
-                                                [records[i][sides[s]] for i, s in zip(e.rid, e.side)]),
+                                                [records[i][SIDE_NAMES[s]] for i, s in zip(e.rid, e.side)]),
                        dtype=float)
         base = np.array([clean[s][i] for i, s in zip(e.rid, e.side)]) if e.rid else np.zeros(0)
         new.append(base + 2 * q - 1)
@@ -151,7 +149,6 @@ def _score_pairwise(rm, records, raw: list[_Edits], kind: str):
 def _examples(records, raw, edits, clean, new, kind, max_examples) -> dict:
     """A bounded sample of decisions the probe flipped, largest reward change first."""
     out = {}
-    sides = ["chosen", "rejected", "response"]
     for e, pe, nr in zip(raw, edits, new):
         flips = []
         if kind == "pairs" and max_examples:
@@ -165,8 +162,8 @@ def _examples(records, raw, edits, clean, new, kind, max_examples) -> dict:
                     flips.append((k, rj[rid]))
         flips.sort(key=lambda f: -abs(float(nr[f[0]] - clean[e.side[f[0]]][e.rid[f[0]]])))
         out[pe.name] = [
-            {"id": records[e.rid[k]]["id"], "prompt": prompt_text(records[e.rid[k]]["prompt"]), "side": sides[e.side[k]],
-             "original": records[e.rid[k]][sides[e.side[k]]], "perturbed": e.text[k],
+            {"id": records[e.rid[k]]["id"], "prompt": prompt_text(records[e.rid[k]]["prompt"]), "side": SIDE_NAMES[e.side[k]],
+             "original": records[e.rid[k]][SIDE_NAMES[e.side[k]]], "perturbed": e.text[k],
              "reward_original": float(clean[e.side[k]][e.rid[k]]), "reward_perturbed": float(nr[k]),
              "other_reward": float(other), "flipped": True, "template": e.template[k] or None}
             for k, other in flips[:max_examples]]
@@ -207,7 +204,6 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
     noise = ref_metrics.get("noise")
     main.summary["degenerate"] = degenerate(main.summary, main.clean, noise.summary if noise else None)
 
-    sides = ["chosen", "rejected", "response"]
     samples = [{"id": r["id"], "probe": None, "side": s, "prompt": r["prompt"], "response": r[s],
                 "reward": float(clean[SIDE][i])}
                for i, r in enumerate(records)
@@ -215,7 +211,7 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
                                else (("response", RESPONSE),))]
     for e, pe, nr in zip(raw, edits, new):
         for k, (rid, side) in enumerate(zip(e.rid, e.side)):
-            samples.append({"id": records[rid]["id"], "probe": pe.name, "side": sides[side],
+            samples.append({"id": records[rid]["id"], "probe": pe.name, "side": SIDE_NAMES[side],
                             "prompt": records[rid]["prompt"], "response": e.text[k], "reward": float(nr[k]),
                             "delta": float(nr[k] - clean[side][rid]), "template": e.template[k] or None})
     examples = _examples(records, raw, edits, clean, new, kind, max_examples)

@@ -39,7 +39,8 @@ from .stats import (
 )
 
 CHOSEN, REJECTED, RESPONSE = 0, 1, 2
-SIDES = {"chosen": CHOSEN, "rejected": REJECTED, "response": RESPONSE}
+SIDE_NAMES = ("chosen", "rejected", "response")  # index = side code
+SIDES = {name: code for code, name in enumerate(SIDE_NAMES)}
 LENGTH_PROBE = "length_filler"
 
 
@@ -102,8 +103,8 @@ def _clean_stats(kind: str, clusters: np.ndarray, clean: dict, rs: Resampler) ->
     return stats, sigma, sigma_boot
 
 
-def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, new, sigma, sigma_boot, rs: Resampler) -> tuple[dict, dict]:
-    base = np.array([clean[s][r] for s, r in zip(pe.side, pe.rid)]) if pe.rid.size else np.zeros(0)
+def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, base, new, sigma, sigma_boot,
+               rs: Resampler) -> tuple[dict, dict]:
     delta = new - base
     cl = clusters[pe.rid] if pe.rid.size else np.zeros(0, dtype=np.int64)
     tw = rs.template_weights(pe.name, len(pe.templates))
@@ -194,7 +195,7 @@ def _length_adjust(rows: list[dict], edits: list[ProbeEdits], deltas: dict, sigm
             row["length_adjusted_effect"] = (row["mean_delta"] - slope * row["mean_delta_tokens"]) / sigma
 
 
-def _index(rows: list[dict], boots: dict, kind: str, n_boot: int, only_heldout: bool = False):
+def _index(rows: list[dict], boots: dict, kind: str, only_heldout: bool = False):
     """(value, CI, per-attribute {value, ci, probes}) of one index from the probes that are counted."""
     key = "instability" if kind == "spurious" else "detection"
     by_attr: dict[str, list[dict]] = {}
@@ -236,10 +237,11 @@ def _compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[P
     rows, boots, deltas = [], {}, {}
     for pe, new in zip(edits, new_rewards):
         new = np.asarray(new, dtype=float)
-        row, b = _probe_row(pe, kind, clusters, clean, new, sigma, sigma_boot, rs)
+        base = np.array([clean[s][r] for s, r in zip(pe.side, pe.rid)]) if pe.rid.size else np.zeros(0)
+        row, b = _probe_row(pe, kind, clusters, clean, base, new, sigma, sigma_boot, rs)
         rows.append(row)
         boots[pe.name] = b
-        deltas[pe.name] = new - (np.array([clean[s][r] for s, r in zip(pe.side, pe.rid)]) if pe.rid.size else 0)
+        deltas[pe.name] = new - base
     _length_adjust(rows, edits, deltas, sigma)
     for row, p in zip(rows, holm([r["p_value_raw"] for r in rows])):
         row["p_value"] = p
@@ -265,12 +267,12 @@ def _compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[P
             excluded[row["name"]] = reason
     summary = {"excluded": excluded, "scale": sigma}
     for kind_ in ("spurious", "causal"):
-        v, ci, attrs = _index(rows, boots, kind_, rs.n_boot)
+        v, ci, attrs = _index(rows, boots, kind_)
         summary[f"{kind_}_index"], summary[f"{kind_}_index_ci"] = v, ci
         summary[f"{kind_}_attributes"] = attrs
         summary[f"n_{kind_}"] = len(attrs)
         if any(r.get("seen_in_training") for r in rows):
-            hv, hci, _ = _index(rows, boots, kind_, rs.n_boot, only_heldout=True)
+            hv, hci, _ = _index(rows, boots, kind_, only_heldout=True)
             summary[f"{kind_}_index_heldout"], summary[f"{kind_}_index_heldout_ci"] = hv, hci
     return Metrics(rows, summary, clean_stats, boots)
 
