@@ -52,6 +52,12 @@ def check_common(spec: str, opts: dict) -> None:
 
 
 class ServedClient:
+    @classmethod
+    def from_options(cls, url: str, spec: str, served: dict) -> ServedClient:
+        """The client of a served adapter, from its ServedOptions values (after check_common)."""
+        return cls(url, spec=spec, api_key_env=served["api_key_env"], timeout=served["timeout"],
+                   retries=served["retries"], backoff=served["backoff"])
+
     def __init__(self, url: str, *, spec: str, api_key_env: str | None = None, timeout: float = 120.0,
                  retries: int = 4, backoff: float = 0.5):
         parsed = urllib.parse.urlsplit(url.strip())

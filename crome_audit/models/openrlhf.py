@@ -42,8 +42,7 @@ class OpenRLHFRewardModel(RewardModel):
         self.name = spec
         self.max_concurrency, self.batch_size = served["max_concurrency"], served["batch_size"]
         self.default_batch_size = self.batch_size * self.max_concurrency * 4
-        self.client = ServedClient(target, spec=spec, api_key_env=served["api_key_env"], timeout=served["timeout"],
-                                   retries=served["retries"], backoff=served["backoff"])
+        self.client = ServedClient.from_options(target, spec, served)
         self.formatter = ClientFormatter(spec, tokenizer, template, strip_bos, trust_remote_code)
         self.model = served["model"] or tokenizer or "unnamed"
         # a probe: wrong URL, wrong server, non-RM answers fail here, before any data is read

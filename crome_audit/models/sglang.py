@@ -42,8 +42,7 @@ class SGLangRewardModel(RewardModel):
         self.name = spec
         self.max_concurrency, self.batch_size = served["max_concurrency"], served["batch_size"]
         self.default_batch_size = self.batch_size * self.max_concurrency * 4
-        self.client = ServedClient(target, spec=spec, api_key_env=served["api_key_env"], timeout=served["timeout"],
-                                   retries=served["retries"], backoff=served["backoff"])
+        self.client = ServedClient.from_options(target, spec, served)
         status, answer = self.client.get("/get_model_info", retry=False)
         if status != 200 or not isinstance(answer, dict) or "model_path" not in answer:
             raise ModelLoadError(f"--rm {spec}: GET {self.client.url}/get_model_info answered HTTP {status}: not an "

@@ -67,8 +67,7 @@ class VLLMRewardModel(RewardModel):
             raise InputError(f"--rm {spec}: max_length must be at least 1")
         self.name = spec
         self.max_concurrency, self.batch_size = served["max_concurrency"], served["batch_size"]
-        self.client = ServedClient(target, spec=spec, api_key_env=served["api_key_env"], timeout=served["timeout"],
-                                   retries=served["retries"], backoff=served["backoff"])
+        self.client = ServedClient.from_options(target, spec, served)
         self.template = template
         self.truncation = {"truncate_prompt_tokens": max_length if max_length is not None else -1,
                            "truncation_side": truncation or "left"}
