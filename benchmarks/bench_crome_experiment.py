@@ -39,8 +39,8 @@ REWARDBENCH = "../shared/data/rewardbench/filtered.jsonl"
 ABLATIONS = {  # Crome variants: name -> --set overrides
     "crome-no-neutrals": ["augment.neutral_ratio=0"],
     "crome-no-style-ties": ["augment.style_ties=false"],
+    "crome-keep-all-ties": ["filter.tie_threshold=0.5"],  # the filter keeps every tie the baseline splits at all
     "crome-no-filter": ["filter.enabled=false"],
-    "crome-threshold-0.8": ["filter.threshold=0.8"],
     "crome-tie-weight-0.3": ["train.tie_weight=0.3"],
 }
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
@@ -78,6 +78,8 @@ def audit(model_dir: Path, args, log: Path) -> dict:
         cmd += ["--bench-data", f"{b}={args.rewardbench}"]
         if args.rewardbench_limit:
             cmd += ["--bench-option", f"{b}.limit={args.rewardbench_limit}"]
+    if args.rewordbench_per_subset and not args.no_rewordbench:
+        cmd += ["--bench-option", f"rewordbench.limit_per_subset={args.rewordbench_per_subset}"]
     if args.audit_limit:
         cmd += ["--limit", str(args.audit_limit)]
     if not (out / "results.json").is_file():
@@ -143,6 +145,35 @@ def table(agg: dict, keys: list[str]) -> str:
     return "\n".join(lines)
 
 
+def train_variant(out: Path, name: str, method: str, seed: int, steps: int, extra: list[str], args, log) -> Path:
+    cmd = [sys.executable, "-m", "crome_audit", "train", "--config", f"train/minilm-{method}.yaml",
+           "--out", str(out / f"{name}-s{seed}")]
+    sets = [f"model.base_model={args.model}", f"model.max_length={args.max_length}", f"data.path={args.data}",
+            f"train.max_steps={steps}", f"train.batch_size={args.batch_size}", f"train.seed={seed}",
+            f"augment.seed={seed}", "train.progress=false", "train.save_steps=null", "train.eval_steps=null"]
+    if method == "crome":  # the filter baseline is the BT model of the same seed (no extra training)
+        sets.append(f"filter.baseline={out / f'bt-s{seed}'}")
+    return _run_train(cmd, sets + extra, log)
+
+
+def write_outputs(out: Path, rows: dict, args, argv, started: float) -> str:
+    agg = {name: aggregate(r) for name, r in rows.items()}
+    keys = sorted({k for a in agg.values() for k in a if k not in ("seed", "steps")},
+                  key=lambda k: (k.count("."), k.startswith("instability"), k))
+    doc = {"args": vars(args), "seconds": round(time.time() - started, 1), "rows": rows, "aggregate": agg,
+           "date": time.strftime("%Y-%m-%d", time.gmtime())}
+    (out / "experiment.json").write_text(json.dumps(doc, indent=2))
+    md = (f"Command: `python benchmarks/bench_crome_experiment.py {' '.join(sys.argv[1:] if argv is None else argv)}`"
+          f" ({doc['date']}, {doc['seconds']:.0f} s; seeds {args.seeds}; mean and 95 % t-interval across seeds;"
+          f" n = seeds per row)\n\n" + table(agg, keys))
+    (out / "experiment.md").write_text(md + "\n")
+    return md
+
+
+def _seeds(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
@@ -155,55 +186,46 @@ def main(argv=None):
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--methods", default="bt,rrm,crome")
     ap.add_argument("--ablations", action="store_true", help="Also train the Crome ablations (seeded the same).")
+    ap.add_argument("--ablation-seeds", default=None, help="Seeds for the ablations (default: --seeds).")
     ap.add_argument("--no-equal-epochs", action="store_true")
+    ap.add_argument("--equal-epochs-seeds", default=None, help="Seeds for the equal-epoch twins (default: --seeds).")
     ap.add_argument("--audit-limit", type=int, default=None, help="Smoke runs: audit only N sample pairs.")
     ap.add_argument("--rewardbench-limit", type=int, default=None, help="Smoke runs: first N RewardBench pairs.")
+    ap.add_argument("--rewordbench-per-subset", type=int, default=None,
+                    help="reWordBench on K pairs per RewardBench subset (its transformations multiply the cost).")
     ap.add_argument("--no-rewordbench", action="store_true")
     args = ap.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     log = out / "experiment.log"
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = _seeds(args.seeds)
     methods = [m for m in ("bt", "rrm", "crome") if m in args.methods.split(",")]
-    variants = {m: (m, []) for m in methods}
+    if "crome" in methods and "bt" not in methods:
+        sys.exit("crome's filter baseline is the BT model of the same seed: include bt in --methods")
+    # Work in order of importance, so an interrupted run already holds the main table: every method at equal
+    # steps for every seed, then the equal-epoch twins, then the ablations. Each finished model is written out.
+    jobs = [(name, name, seed, None, []) for seed in seeds for name in methods]
+    if not args.no_equal_epochs:
+        ee_seeds = _seeds(args.equal_epochs_seeds) if args.equal_epochs_seeds is not None else seeds
+        jobs += [(f"{m}-epochs", m, seed, "epochs", []) for seed in ee_seeds for m in methods if m != "bt"]
     if args.ablations:
-        variants.update({name: ("crome", sets) for name, sets in ABLATIONS.items()})
+        ab_seeds = _seeds(args.ablation_seeds) if args.ablation_seeds is not None else seeds
+        jobs += [(name, "crome", seed, None, sets) for seed in ab_seeds for name, sets in ABLATIONS.items()]
     rows: dict[str, list[dict]] = {}
     started = time.time()
-    for seed in seeds:
-        for name, (method, extra) in variants.items():
-            if method == "crome" and "bt" not in methods:
-                sys.exit("crome's filter baseline is the BT model of the same seed: include bt in --methods")
-            cmd = [sys.executable, "-m", "crome_audit", "train", "--config", f"train/minilm-{method}.yaml",
-                   "--out", str(out / f"{name}-s{seed}")]
-            sets = [f"model.base_model={args.model}", f"model.max_length={args.max_length}", f"data.path={args.data}",
-                    f"train.max_steps={args.steps}", f"train.batch_size={args.batch_size}", f"train.seed={seed}",
-                    f"augment.seed={seed}", "train.progress=false", "train.save_steps=null", "train.eval_steps=null"]
-            if method == "crome":
-                sets.append(f"filter.baseline={out / f'bt-s{seed}'}")
-            model = _run_train(cmd, sets + extra, log)
-            print(f"[{time.time() - started:6.0f}s] trained {model.name}", flush=True)
-            rows.setdefault(name, []).append({"seed": seed, **metrics(model, audit(model, args, log))})
-            if method != "bt" and not args.no_equal_epochs and name in methods:
-                n_ex, n_orig = n_examples(model)
-                steps = max(args.steps, round(args.steps * n_ex / n_orig))
-                cmd2 = [c if c != str(out / f"{name}-s{seed}") else str(out / f"{name}-epochs-s{seed}") for c in cmd]
-                sets2 = [s if not s.startswith("train.max_steps=") else f"train.max_steps={steps}" for s in sets]
-                model2 = _run_train(cmd2, sets2 + extra, log)
-                print(f"[{time.time() - started:6.0f}s] trained {model2.name} ({steps} steps = equal epochs)",
-                      flush=True)
-                rows.setdefault(f"{name}-equal-epochs", []).append(
-                    {"seed": seed, "steps": steps, **metrics(model2, audit(model2, args, log))})
-    agg = {name: aggregate(r) for name, r in rows.items()}
-    keys = sorted({k for a in agg.values() for k in a if k not in ("seed", "steps")},
-                  key=lambda k: (k.count("."), k.startswith("instability"), k))
-    doc = {"args": vars(args), "seconds": round(time.time() - started, 1), "rows": rows, "aggregate": agg,
-           "date": time.strftime("%Y-%m-%d", time.gmtime())}
-    (out / "experiment.json").write_text(json.dumps(doc, indent=2))
-    md = (f"Command: `python benchmarks/bench_crome_experiment.py {' '.join(sys.argv[1:] if argv is None else argv)}`"
-          f" ({doc['date']}, {doc['seconds']:.0f} s; seeds {args.seeds}; mean and 95 % t-interval across seeds)\n\n"
-          + table(agg, keys))
-    (out / "experiment.md").write_text(md + "\n")
+    for name, method, seed, mode, extra in jobs:
+        if method == "crome" and not (out / f"bt-s{seed}" / "eval.json").is_file():
+            train_variant(out, "bt", "bt", seed, args.steps, [], args, log)
+        steps = args.steps
+        if mode == "epochs":  # equal epochs over the original pairs: steps x examples / originals
+            n_ex, n_orig = n_examples(train_variant(out, method, method, seed, args.steps, extra, args, log))
+            steps = max(args.steps, round(args.steps * n_ex / n_orig))
+        model = train_variant(out, name, method, seed, steps, extra, args, log)
+        print(f"[{time.time() - started:6.0f}s] trained {model.name} ({steps} steps)", flush=True)
+        row = {"seed": seed, "steps": steps, **metrics(model, audit(model, args, log))}
+        rows.setdefault(name, []).append(row)
+        print(f"[{time.time() - started:6.0f}s] audited {model.name}", flush=True)
+        md = write_outputs(out, rows, args, argv, started)
     print(md)
 
 
