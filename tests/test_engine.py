@@ -90,12 +90,11 @@ def test_interrupt_in_user_rm_is_not_swallowed(tmp_path):
         ScoringEngine(load_reward_model(f"py:{mod}:score"), progress=False).score(["p"], ["x"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 5 is open: rows and padded width of a batch change the "
-                   "float32 kernels' reduction order (measured: 483/703 BERT and 538/703 Llama rewards differ "
-                   "between --batch-size auto and 3; rounding to 6 significant digits still leaves 10 and 46). "
-                   "A text scored in a fixed (rows, bucketed width) shape was identical in 10/10 batch mixes.")
 @pytest.mark.parametrize("which", ["tiny_encoder_rm", "tiny_decoder_rm"])
 def test_results_do_not_depend_on_batch_size(which, request, tmp_path):
+    """Issue 11 defect 5: with dynamic padding 483/703 BERT and 538/703 Llama rewards differed between
+    --batch-size auto and 3 (fails on that code: `--rm-arg batch_invariant=false`); fixed-shape forwards make
+    every number of results.json identical, with the cache off so both runs really score."""
     import json
 
     from click.testing import CliRunner

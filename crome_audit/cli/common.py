@@ -71,7 +71,8 @@ def rm_options(func):
         click.option("--batch-size", default="auto", show_default=True,
                      help="Max texts per batch, or 'auto' (token-budget batching only)."),
         click.option("--max-batch-tokens", type=click.IntRange(min=1), default=None,
-                     help="Padded tokens per batch (default 8192 on CPU, 65536 on GPU, halved on OOM)."),
+                     help="Padded tokens per batch (default 8192 on CPU, 65536 on GPU, halved on OOM; "
+                          "hf batch-invariant forwards: 4096 / 32768, fixed)."),
         click.option("--max-length", type=click.IntRange(min=8), default=None,
                      help="Max tokens per text (default: what a crome-audit-trained model recorded, else 512)."),
         click.option("--truncation", type=click.Choice(["left", "right"]), default=None,

@@ -8,6 +8,12 @@
 Rewards are raw logits (never a sigmoid). Encoder cross-encoders and decoder RMs both work. The adapter
 exposes ``encode`` + ``score_encoded`` so the engine can sort all texts by length once and batch by a token
 budget. torch/transformers are imported only when a model is loaded.
+
+Batch-invariant by default (``batch_invariant=true``): every forward has a shape fixed by the text's own length
+(hf_common.fixed_shape_forwards), so a reward is bit-identical whatever its batch mates, its row or
+--batch-size (which is then unused); --max-batch-tokens sets the forward shape and is part of the cache key.
+``--rm-arg batch_invariant=false`` is the old dynamic padding (faster, rewards drift ~1e-8..1e-7 with the
+batching). The guarantee and its limits: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -34,9 +40,14 @@ class HFOptions:
     template: str | None = option(None, "Plain format string with {prompt} and {response}, used instead of the "
                                         "chat template.")
     trust_remote_code: bool = option(False, "Allow custom model code from the model folder/hub.")
-    batch_size: int | None = option(None, "Max texts per batch (default: token-budget batching only).")
+    batch_size: int | None = option(None, "Max texts per batch (default: token-budget batching only; unused when "
+                                          "batch_invariant).")
     max_batch_tokens: int | None = option(None, "Padded tokens per batch (default 8192 on CPU, 65536 on GPU, "
-                                                "halved on OOM).")
+                                                "halved on OOM; when batch_invariant: per forward, default 4096 on "
+                                                "CPU, 32768 on GPU, sets the fixed forward shape, so it is part of "
+                                                "the cache key, no OOM halving).")
+    batch_invariant: bool = option(True, "Fixed-shape forwards: rewards bit-identical whatever the batching "
+                                         "(false: dynamic padding, faster, rewards drift ~1e-7 with the batching).")
     gguf_file: str | None = option(None, "GGUF file name inside the model folder (set for you when --rm is a "
                                          ".gguf path).")
     device_map: str | dict | None = option(None, "accelerate big-model placement for RMs that do not fit one GPU: auto, "
@@ -116,9 +127,16 @@ class HFRewardModel(RewardModel):
     def __init__(self, spec: str, device: str = "auto", dtype: str = "auto", max_length: int | None = None,
                  truncation: str | None = None, template: str | None = None, trust_remote_code: bool = False,
                  batch_size: int | str | None = "auto", max_batch_tokens: int | None = None, gguf_file: str | None = None,
-                 device_map: str | None = None, max_memory: str | None = None, offload_folder: str | None = None):
+                 device_map: str | None = None, max_memory: str | None = None, offload_folder: str | None = None,
+                 batch_invariant: bool = True):
         from ..formatting import RMFormatter
-        from ..hf_common import load_sequence_classifier, placement_kwargs, uses_own_pooling
+        from ..hf_common import (
+            MAX_FORWARD_ROWS,
+            SHAPE_RULE,
+            load_sequence_classifier,
+            placement_kwargs,
+            uses_own_pooling,
+        )
 
         self.name = spec
         placement = placement_kwargs(device_map, max_memory, offload_folder)
@@ -157,14 +175,21 @@ class HFRewardModel(RewardModel):
         self.batch_size = None if batch_size in ("auto", None) else int(batch_size)
         self.default_batch_size = self.batch_size or 64
         on_gpu = self.device.startswith("cuda") or (self.device == "device_map" and self._cuda())
-        self.max_batch_tokens = max_batch_tokens or (65536 if on_gpu else 8192)
+        if batch_invariant:  # smaller forwards: fewer filler rows (benchmarks/RESULTS.md, batch dependence)
+            self.max_batch_tokens = max_batch_tokens or (32768 if on_gpu else 4096)
+        else:
+            self.max_batch_tokens = max_batch_tokens or (65536 if on_gpu else 8192)
         self.n_truncated = 0
         if local.is_dir():
             weights = _weights_fingerprint(local)
         else:  # hub id: the resolved snapshot folder holds the commit
             weights = hashlib.sha256(str(getattr(self.model.config, "_commit_hash", spec)).encode()).hexdigest()
         fmt = json.dumps(self.formatter.describe(), sort_keys=True)
-        self.fingerprint = "hf-" + hashlib.sha256(f"{weights}|{fmt}|{self.dtype}|{gguf_file}".encode()).hexdigest()[:32]
+        ident = f"{weights}|{fmt}|{self.dtype}|{gguf_file}"
+        self.batch_invariant = bool(batch_invariant)
+        if self.batch_invariant:  # the forward shapes decide the last bits: old dynamic-padding scores are not reused
+            ident += f"|{SHAPE_RULE}:{self.max_batch_tokens}:{MAX_FORWARD_ROWS}"
+        self.fingerprint = "hf-" + hashlib.sha256(ident.encode()).hexdigest()[:32]
 
     def info(self) -> dict:
         from ..hf_common import placement_info
@@ -173,6 +198,7 @@ class HFRewardModel(RewardModel):
                 "n_params": sum(p.numel() for p in self.model.parameters()), "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "formatting": self.formatter.describe(),
                 "own_last_token_pooling": self._own_pooling, "n_truncated": self.n_truncated,
+                "batch_invariant": self.batch_invariant, "max_batch_tokens": self.max_batch_tokens,
                 **placement_info(self.model)}
 
     @staticmethod
@@ -186,23 +212,22 @@ class HFRewardModel(RewardModel):
         self.n_truncated += sum(e.truncated for e in enc)
         return enc
 
-    def batches(self, encoded) -> list[list[int]]:
-        """Indices grouped into batches by token budget, longest first (dynamic padding)."""
-        from ..hf_common import token_budget_batches
-
-        return token_budget_batches([len(e.input_ids) for e in encoded], self.max_batch_tokens, self.batch_size)
-
     def _forward(self, items) -> list[float]:
-        from ..hf_common import collate, input_device, reward_forward
+        from ..hf_common import collate, fixed_shape_rewards, input_device, reward_forward
 
+        if self.batch_invariant:
+            return fixed_shape_rewards(self.model, items, self.pad_id, self.max_batch_tokens,
+                                       self.formatter.max_length, self._own_pooling)
         ids, mask, types = collate(items, self.pad_id, input_device(self.model))
         return reward_forward(self.model, ids, mask, types, self._own_pooling).float().cpu().tolist()
 
     def plan_batches(self, encoded):
-        """``(batches, rep)``: one forward pass per distinct token sequence, grouped by token budget."""
+        """``(batches, rep)``: one forward pass per distinct token sequence, grouped by token budget (or, when
+        batch-invariant, one batch per fixed-shape forward)."""
         from ..hf_common import plan_unique_batches
 
-        return plan_unique_batches(encoded, self.max_batch_tokens, self.batch_size)
+        shape = (self.max_batch_tokens, self.formatter.max_length) if self.batch_invariant else None
+        return plan_unique_batches(encoded, self.max_batch_tokens, self.batch_size, fixed_shape=shape)
 
     def score_batch(self, items) -> list[float]:
         """Rewards of one planned batch (halved and retried on out-of-memory)."""
@@ -222,6 +247,10 @@ class HFRewardModel(RewardModel):
         try:
             return self._forward(items)
         except torch.OutOfMemoryError:
+            if self.batch_invariant:  # halving would change the forward shapes, hence the rewards, mid-run
+                raise InputError(f"--rm {self.name}: out of memory in a batch-invariant forward of "
+                                 f"{self.max_batch_tokens} padded tokens: pass a smaller --max-batch-tokens (the "
+                                 "rewards' last bits depend on it) or --rm-arg batch_invariant=false") from None
             if len(items) == 1:
                 raise
             torch.cuda.empty_cache()
