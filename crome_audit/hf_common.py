@@ -71,7 +71,7 @@ def collate(items, pad_id: int, device=None, rows: int | None = None, width: int
 # the tensors they run on, so a text's reward is bit-identical across batchings only if every forward holding
 # it has the same shape. The rule: a text of n tokens is padded to its bucket width W = bucket_width(n) and
 # scored in a forward of exactly forward_rows(W) rows (missing rows are copies of the forward's first text,
-# their outputs dropped). Texts exactly W tokens long get forwards of their own: transformers drops the
+# their outputs dropped), with rows x W a multiple of 512 so that no row lands in a GEMM tail block. Texts exactly W tokens long get forwards of their own: transformers drops the
 # attention mask of a batch with no padding at all (another SDPA kernel), so whether a forward has padding must
 # depend on the text alone too. Measured in benchmarks/bench_batch_invariance.py (benchmarks/RESULTS.md).
 SHAPE_RULE = "fixed-shape-v1"  # part of the HF adapter's cache fingerprint: bump when the rule below changes
