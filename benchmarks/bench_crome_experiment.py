@@ -3,6 +3,9 @@ steps, batch, max length and seeds for all methods; each model audited; a table 
 
     python benchmarks/bench_crome_experiment.py --out runs/experiment                       # full: MiniLM, 3 seeds
     python benchmarks/bench_crome_experiment.py --out runs/exp --ablations                  # + Crome ablations
+    # what benchmarks/RESULTS.md reports (2-core CPU budget: 150 steps, max length 128, twins and ablations seed 0):
+    python benchmarks/bench_crome_experiment.py --out runs/exp --steps 150 --max-length 128 --seeds 0,1,2 \\
+        --equal-epochs-seeds 0 --ablations --ablation-seeds 0 --ablations-without-benchmarks --rewordbench-per-subset 10
     python benchmarks/bench_crome_experiment.py --out /tmp/x --model tiny-random:bert --steps 10 --seeds 0 \\
         --audit-limit 40 --rewardbench-limit 100 --no-rewordbench                            # smoke run (minutes)
 
