@@ -25,7 +25,8 @@ work: measured, Crome without ties also stays below 0.7 x BT on all three seeds 
 widen its clean margins, the denominator), so (1) would pass for a reason other than the mechanism. If the ties
 taught nothing, each seed would pass (2) by chance about half the time, all three about 1 in 8 (the no-ties twin
 also has fewer steps: 56 vs 84; ``train.tie_weight: 0`` would match the steps exactly, not measured here). Numbers per seed: benchmarks/RESULTS.md ("Mechanism
-test"). About 2.5 min of CPU on a quiet machine (9 tiny trainings), hence ``slow``.
+test"). Nine tiny trainings, about 3 min of CPU (estimated: the BT + no-ties half took 1 min 38 s of CPU in the
+exploration run), over the issue's one-minute size, hence ``slow``.
 """
 
 from __future__ import annotations
