@@ -39,6 +39,7 @@ from .probes import Edit, ProbeInput, Suite
 from .stats import Resampler
 
 REFERENCES = {"length": LengthRM, "noise": NoiseRM}
+_JSON = json.JSONEncoder(ensure_ascii=False)  # == json.dumps(row, ensure_ascii=False), one encoder for all rows
 CHUNK_RECORDS = 10_000  # records per probe -> score chunk: ~13 KB of texts per pair in flight, ~130 MB
 
 
@@ -224,7 +225,7 @@ def _write_samples(sink, records, start: int, stop: int, kind: str, raw, suite: 
     if isinstance(sink, list):
         sink.extend(rows)
     else:
-        sink.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        sink.write("".join(_JSON.encode(row) + "\n" for row in rows))
 
 
 def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: str = "pairs",

@@ -76,22 +76,22 @@ class _Sink(io.StringIO):
 
 
 def test_audit_keeps_numbers_not_texts():
-    """2,000 generated pairs in chunks of 250: samples are written chunk by chunk (8 writes), and the memory
-    held between the first and the last chunk grows by the per-edit numbers only. Keeping each chunk's texts
-    or sample rows (~13 KB a pair, 24 KB before this fix) would add ~20 MB over the 1,750 pairs in between;
-    the bound is 2 KB a pair (the numbers are ~0.5 KB: 12 edits a pair x 3 RMs)."""
-    records = _generated(2000)
+    """1,200 generated pairs in chunks of 100 (quick suite): samples are written chunk by chunk (12 writes),
+    and the memory held from the 1st to the 11th write (same parity: the working set of a chunk alternates)
+    grows by the per-edit numbers only, ~0.3 KB a pair (measured). Keeping the texts or sample rows of each
+    chunk, as the audit did before (24 KB a pair), would add 5 KB a pair or more; the bound is 2 KB."""
+    records = _generated(1200)
     sink = _Sink()
     tracemalloc.start()
     try:
-        out = run_audit(records, load_suite("default"), ScoringEngine(load_reward_model("length"), progress=False),
-                        samples=sink, chunk_size=250)
+        out = run_audit(records, load_suite("quick"), ScoringEngine(load_reward_model("length"), progress=False),
+                        samples=sink, chunk_size=100, max_examples=5)
     finally:
         tracemalloc.stop()
-    assert len(sink.memory) == 8
-    assert sink.rows == 2 * 2000 + sum(p["n"] for p in out.probes)
-    growth = sink.memory[-1] - sink.memory[0]
-    assert growth < 1750 * 2048, f"{growth / 1750:.0f} bytes kept per pair"
+    assert len(sink.memory) == 12
+    assert sink.rows == 2 * 1200 + sum(p["n"] for p in out.probes)
+    growth = sink.memory[-2] - sink.memory[0]
+    assert growth < 1000 * 2048, f"{growth / 1000:.0f} bytes kept per pair"
 
 
 def test_both_sides_matches_the_dict_definition():
