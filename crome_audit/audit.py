@@ -171,11 +171,19 @@ class _Probe:
 
     def edits(self, probe, seen: bool) -> ProbeEdits:
         names = sorted(self.codes)
-        remap = np.array([names.index(t) for t in self.codes] + [-1], dtype=np.int64)  # code -1 -> last -> -1
+        rank = {t: i for i, t in enumerate(names)}
+        remap = np.array([rank[t] for t in self.codes] + [-1], dtype=np.int32)  # code -1 -> last -> -1
         tmpl = np.concatenate(self.template) if self.template else np.zeros(0, dtype=np.int32)
-        return ProbeEdits(meta=probe.meta(), rid=_cat(self.rid, np.int64), side=_cat(self.side, np.int8),
-                          template=remap[tmpl] if tmpl.size else np.zeros(0, dtype=np.int64),
-                          delta_tokens=_cat(self.dtok, np.int32), templates=names, seen_in_training=seen)
+        pe = ProbeEdits(meta=probe.meta(), rid=_cat(self.rid, np.int64), side=_cat(self.side, np.int8),
+                        template=remap[tmpl] if tmpl.size else np.zeros(0, dtype=np.int32),
+                        delta_tokens=_cat(self.dtok, np.int32), templates=names, seen_in_training=seen)
+        self.rid = self.side = self.template = self.dtok = None  # held once, in pe
+        # one array per RM (chunks' views dropped); a reference that is the RM itself shares the RM's array
+        joined: dict[int, np.ndarray] = {}
+        for name, parts in self.rewards.items():
+            key = id(parts[0]) if parts else -1
+            self.rewards[name] = joined.setdefault(key, _cat(parts, float)) if parts else np.zeros(0)
+        return pe
 
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
@@ -210,22 +218,32 @@ def _chunk_examples(acc: _Probe, probe_kind: str, records, start: int, e: _Edits
     del acc.examples[max_examples:]
 
 
-def _write_samples(sink, records, start: int, stop: int, kind: str, raw, suite: Suite, clean: dict, new) -> None:
-    rows = []
+def _sample_rows(records, start: int, stop: int, kind: str, raw, suite: Suite, clean: dict, new):
     for i in range(start, stop):
         r = records[i]
         for s in _sides(kind):
-            rows.append({"id": r["id"], "probe": None, "side": s, "prompt": r["prompt"], "response": r[s],
-                         "reward": float(clean[SIDES[s]][i - start])})
+            yield {"id": r["id"], "probe": None, "side": s, "prompt": r["prompt"], "response": r[s],
+                   "reward": float(clean[SIDES[s]][i - start])}
     for probe, e, nr in zip(suite.probes, raw, new):
         for k, (rid, side) in enumerate(zip(e.rid, e.side)):
-            rows.append({"id": records[rid]["id"], "probe": probe.name, "side": SIDE_NAMES[side],
-                         "prompt": records[rid]["prompt"], "response": e.text[k], "reward": float(nr[k]),
-                         "delta": float(nr[k] - clean[side][rid - start]), "template": e.template[k] or None})
+            yield {"id": records[rid]["id"], "probe": probe.name, "side": SIDE_NAMES[side],
+                   "prompt": records[rid]["prompt"], "response": e.text[k], "reward": float(nr[k]),
+                   "delta": float(nr[k] - clean[side][rid - start]), "template": e.template[k] or None}
+
+
+def _write_samples(sink, *args) -> None:
+    rows = _sample_rows(*args)
     if isinstance(sink, list):
         sink.extend(rows)
-    else:
-        sink.write("".join(_JSON.encode(row) + "\n" for row in rows))
+        return
+    batch: list[str] = []
+    for row in rows:  # in batches of 1,000 rows: one string per chunk would be ~100 MB (and again as bytes)
+        batch.append(_JSON.encode(row) + "\n")
+        if len(batch) == 1000:
+            sink.write("".join(batch))
+            batch.clear()
+    if batch:
+        sink.write("".join(batch))
 
 
 def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: str = "pairs",
@@ -254,8 +272,8 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
                            else _score(engine, records, start, stop, raw, kind, "audit"))}
         for name, ref in refs.items():  # a reference that is the audited RM itself is not scored twice
             scored[name] = scored["main"] if name in same else _score(ref, records, start, stop, raw, kind, name)
-        for name, (c, _) in scored.items():
-            clean_parts[name].append(c)
+        for name, (c, _) in scored.items():  # copies: a view would keep the chunk's every reward alive
+            clean_parts[name].append({side: np.array(v) for side, v in c.items()})
         len_clean, len_new = scored["length"]
         main_clean, main_new = scored["main"]
         for k, (probe, acc, e) in enumerate(zip(suite.probes, accs, raw)):
@@ -272,8 +290,6 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
 
     edits = [acc.edits(probe, probe.family in seen_families or probe.attribute in seen_attributes)
              for probe, acc in zip(suite.probes, accs)]
-    for acc in accs:
-        acc.rid = acc.side = acc.template = acc.dtok = None  # now held once, in edits
     n_clusters = int(clusters.max()) + 1 if clusters.size else 0
     rs = Resampler(n_clusters, seed=seed)  # one set of bootstrap weights for the RM and both references
 
@@ -281,7 +297,7 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
         clean = {s: _cat([c[s] for c in clean_parts[name]], float) for s in clean_parts[name][0]} if \
             clean_parts[name] else ({CHOSEN: np.zeros(0), REJECTED: np.zeros(0)} if kind == "pairs"
                                     else {RESPONSE: np.zeros(0)})
-        new = [_cat(acc.rewards.get(name, []), float) for acc in accs]
+        new = [acc.rewards.get(name, np.zeros(0)) for acc in accs]
         return clean, compute_metrics(kind, clusters, clean, edits, new, seed=seed, confounded=confounded,
                                       resampler=rs)
 

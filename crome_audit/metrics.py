@@ -262,7 +262,8 @@ def _compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[P
         row, b = _probe_row(pe, kind, clusters, clean, base, new, sigma, sigma_boot, rs)
         rows.append(row)
         boots[pe.name] = b
-        deltas[pe.name] = new - base
+        if pe.name == LENGTH_PROBE:  # the only probe whose deltas are needed again (not one array per probe)
+            deltas[pe.name] = new - base
     _length_adjust(rows, edits, deltas, sigma)
     for row, p in zip(rows, holm([r["p_value_raw"] for r in rows])):
         row["p_value"] = p
