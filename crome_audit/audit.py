@@ -40,7 +40,7 @@ from .stats import Resampler
 
 REFERENCES = {"length": LengthRM, "noise": NoiseRM}
 _JSON = json.JSONEncoder(ensure_ascii=False)  # == json.dumps(row, ensure_ascii=False), one encoder for all rows
-CHUNK_RECORDS = 10_000  # records per probe -> score chunk: ~13 KB of texts per pair in flight, ~130 MB
+CHUNK_RECORDS = 5_000  # records per probe -> score chunk: ~13 KB of texts per pair in flight, ~65 MB
 
 
 @dataclass
@@ -288,6 +288,9 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
             _write_samples(samples, records, start, stop, kind, raw, suite, main_clean, main_new)
         del raw, scored
 
+    del pool
+    for probe in suite.probes:
+        probe.release()  # irrelevant_answer's index of the pool
     edits = [acc.edits(probe, probe.family in seen_families or probe.attribute in seen_attributes)
              for probe, acc in zip(suite.probes, accs)]
     n_clusters = int(clusters.max()) + 1 if clusters.size else 0

@@ -350,8 +350,12 @@ def _normalise_single(loc: str, row: dict, index: int) -> dict:
 
 
 def _normalise_all(rows, info, normalise, limit, skip_invalid):
+    """Consumes ``rows`` (each raw row is dropped once normalised: at a million rows the raw dicts beside the
+    records were ~0.3 GB)."""
     records, skipped = [], []
-    for i, (loc, row) in enumerate(rows):
+    for i in range(len(rows)):
+        loc, row = rows[i]
+        rows[i] = None
         try:
             records.append(normalise(loc, row, i))
         except InvalidRowError as e:

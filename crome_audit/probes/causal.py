@@ -199,6 +199,9 @@ class IrrelevantAnswer(CausalProbe):
         super().__init__(**params)
         self._index = None  # _PoolIndex of the last pool: built once per pool
 
+    def release(self) -> None:
+        self._index = None
+
     def _pool_index(self, pool: list) -> _PoolIndex:
         # Keyed on the pool object itself (kept referenced, so its id cannot be reused) and its length.
         if self._index is None or self._index.pool is not pool or self._index.size != len(pool):
