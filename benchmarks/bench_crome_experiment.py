@@ -3,6 +3,9 @@ steps, batch, max length and seeds for all methods; each model audited; a table 
 
     python benchmarks/bench_crome_experiment.py --out runs/experiment                       # full: MiniLM, 3 seeds
     python benchmarks/bench_crome_experiment.py --out runs/exp --ablations                  # + Crome ablations
+    # what benchmarks/RESULTS.md reports (2-core CPU budget: 150 steps, max length 128, twins and ablations seed 0):
+    python benchmarks/bench_crome_experiment.py --out runs/exp --steps 150 --max-length 128 --seeds 0,1,2 \\
+        --equal-epochs-seeds 0 --ablations --ablation-seeds 0 --ablations-without-benchmarks --rewordbench-per-subset 10
     python benchmarks/bench_crome_experiment.py --out /tmp/x --model tiny-random:bert --steps 10 --seeds 0 \\
         --audit-limit 40 --rewardbench-limit 100 --no-rewordbench                            # smoke run (minutes)
 
@@ -69,16 +72,17 @@ def n_examples(model_dir: Path) -> tuple[int, int]:
     return m["examples"], m["originals"]
 
 
-def audit(model_dir: Path, args, log: Path) -> dict:
+def audit(model_dir: Path, args, log: Path, with_benchmarks: bool = True) -> dict:
     out = model_dir.parent / f"audit-{model_dir.name}"
-    benches = ["rewardbench"] + ([] if args.no_rewordbench else ["rewordbench"])
+    benches = (["rewardbench"] + ([] if args.no_rewordbench else ["rewordbench"])) if with_benchmarks else []
     cmd = [sys.executable, "-m", "crome_audit", "run", "--rm", str(model_dir), "--out", str(out), "--quiet",
-           "--no-report", "--benchmarks", ",".join(benches), "--cache", str(model_dir.parent / "scores.sqlite")]
+           "--no-report", "--benchmarks", ",".join(benches),
+           "--cache", str(model_dir.parent / "scores.sqlite")]
     for b in benches:
         cmd += ["--bench-data", f"{b}={args.rewardbench}"]
         if args.rewardbench_limit:
             cmd += ["--bench-option", f"{b}.limit={args.rewardbench_limit}"]
-    if args.rewordbench_per_subset and not args.no_rewordbench:
+    if args.rewordbench_per_subset and "rewordbench" in benches:
         cmd += ["--bench-option", f"rewordbench.limit_per_subset={args.rewordbench_per_subset}"]
     if args.audit_limit:
         cmd += ["--limit", str(args.audit_limit)]
@@ -187,6 +191,9 @@ def main(argv=None):
     ap.add_argument("--methods", default="bt,rrm,crome")
     ap.add_argument("--ablations", action="store_true", help="Also train the Crome ablations (seeded the same).")
     ap.add_argument("--ablation-seeds", default=None, help="Seeds for the ablations (default: --seeds).")
+    ap.add_argument("--ablations-without-benchmarks", action="store_true",
+                    help="Audit the ablations on the probe suite only (no RewardBench / reWordBench): the cheap "
+                         "question an ablation asks is which part moves the spurious index.")
     ap.add_argument("--no-equal-epochs", action="store_true")
     ap.add_argument("--equal-epochs-seeds", default=None, help="Seeds for the equal-epoch twins (default: --seeds).")
     ap.add_argument("--audit-limit", type=int, default=None, help="Smoke runs: audit only N sample pairs.")
@@ -203,14 +210,14 @@ def main(argv=None):
     if "crome" in methods and "bt" not in methods:
         sys.exit("crome's filter baseline is the BT model of the same seed: include bt in --methods")
     # Work in order of importance, so an interrupted run already holds the main table: every method at equal
-    # steps for every seed, then the equal-epoch twins, then the ablations. Each finished model is written out.
+    # steps for every seed, then the ablations, then the equal-epoch twins. Each finished model is written out.
     jobs = [(name, name, seed, None, []) for seed in seeds for name in methods]
+    if args.ablations:
+        ab_seeds = _seeds(args.ablation_seeds) if args.ablation_seeds is not None else seeds
+        jobs += [(name, "crome", seed, "ablation", sets) for seed in ab_seeds for name, sets in ABLATIONS.items()]
     if not args.no_equal_epochs:
         ee_seeds = _seeds(args.equal_epochs_seeds) if args.equal_epochs_seeds is not None else seeds
         jobs += [(f"{m}-epochs", m, seed, "epochs", []) for seed in ee_seeds for m in methods if m != "bt"]
-    if args.ablations:
-        ab_seeds = _seeds(args.ablation_seeds) if args.ablation_seeds is not None else seeds
-        jobs += [(name, "crome", seed, None, sets) for seed in ab_seeds for name, sets in ABLATIONS.items()]
     rows: dict[str, list[dict]] = {}
     started = time.time()
     for name, method, seed, mode, extra in jobs:
@@ -222,7 +229,8 @@ def main(argv=None):
             steps = max(args.steps, round(args.steps * n_ex / n_orig))
         model = train_variant(out, name, method, seed, steps, extra, args, log)
         print(f"[{time.time() - started:6.0f}s] trained {model.name} ({steps} steps)", flush=True)
-        row = {"seed": seed, "steps": steps, **metrics(model, audit(model, args, log))}
+        benches = not (mode == "ablation" and args.ablations_without_benchmarks)
+        row = {"seed": seed, "steps": steps, **metrics(model, audit(model, args, log, benches))}
         rows.setdefault(name, []).append(row)
         print(f"[{time.time() - started:6.0f}s] audited {model.name}", flush=True)
         md = write_outputs(out, rows, args, argv, started)
