@@ -159,20 +159,21 @@ class _Probe:
         self.n = 0
         self.examples: list[tuple[float, int, dict]] = []  # (−|Δ|, edit number, example), best first
 
-    def add(self, e: _Edits, dtok: np.ndarray, rewards: dict[str, np.ndarray]) -> None:
+    def add(self, e: _Edits, dtok: np.ndarray, rewards: dict[str, np.ndarray], copies: dict) -> None:
         self.rid.append(np.array(e.rid, dtype=np.int32 if (e.rid[-1] if e.rid else 0) < 2**31 else np.int64))
         self.side.append(np.array(e.side, dtype=np.int8))
-        self.template.append(np.array([self.codes.setdefault(t, len(self.codes)) if t else -1 for t in e.template],
-                                      dtype=np.int32))
+        codes = [self.codes.setdefault(t, len(self.codes)) if t else -1 for t in e.template]
+        self.template.append(np.array(codes, dtype=np.int16 if len(self.codes) < 2**15 else np.int32))
         self.dtok.append(dtok.astype(np.int32))  # token counts: integers, exact in int32 (and in any mean)
         for name, r in rewards.items():
-            self.rewards.setdefault(name, []).append(r)
+            self.rewards.setdefault(name, []).append(_own(r, copies))
         self.n += len(e.rid)
 
     def edits(self, probe, seen: bool) -> ProbeEdits:
         names = sorted(self.codes)
         rank = {t: i for i, t in enumerate(names)}
-        remap = np.array([rank[t] for t in self.codes] + [-1], dtype=np.int32)  # code -1 -> last -> -1
+        remap = np.array([rank[t] for t in self.codes] + [-1],  # code -1 -> last -> -1
+                         dtype=np.int16 if len(names) < 2**15 else np.int32)
         tmpl = np.concatenate(self.template) if self.template else np.zeros(0, dtype=np.int32)
         pe = ProbeEdits(meta=probe.meta(), rid=_cat(self.rid, np.int64), side=_cat(self.side, np.int8),
                         template=remap[tmpl] if tmpl.size else np.zeros(0, dtype=np.int32),
@@ -184,6 +185,14 @@ class _Probe:
             key = id(parts[0]) if parts else -1
             self.rewards[name] = joined.setdefault(key, _cat(parts, float)) if parts else np.zeros(0)
         return pe
+
+
+def _own(view: np.ndarray, copies: dict) -> np.ndarray:
+    """A copy of a view into a chunk's rewards (the view would keep all of them alive), one per array: a
+    reference that is the audited RM itself shares the RM's copy."""
+    if id(view) not in copies:
+        copies[id(view)] = (view, np.array(view))  # the view is kept with it, so its id is not reused
+    return copies[id(view)][1]
 
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
@@ -272,8 +281,9 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
                            else _score(engine, records, start, stop, raw, kind, "audit"))}
         for name, ref in refs.items():  # a reference that is the audited RM itself is not scored twice
             scored[name] = scored["main"] if name in same else _score(ref, records, start, stop, raw, kind, name)
-        for name, (c, _) in scored.items():  # copies: a view would keep the chunk's every reward alive
-            clean_parts[name].append({side: np.array(v) for side, v in c.items()})
+        copies: dict[int, tuple] = {}
+        for name, (c, _) in scored.items():
+            clean_parts[name].append({side: _own(v, copies) for side, v in c.items()})
         len_clean, len_new = scored["length"]
         main_clean, main_new = scored["main"]
         for k, (probe, acc, e) in enumerate(zip(suite.probes, accs, raw)):
@@ -281,7 +291,8 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
             base_tokens = np.zeros(len(e.rid))
             for s, c in len_clean.items():
                 base_tokens[side == s] = c[rid[side == s]]
-            acc.add(e, len_new[k] - base_tokens, {name: scored[name][1][k] for name in ("main", *references)})
+            acc.add(e, len_new[k] - base_tokens, {name: scored[name][1][k] for name in ("main", *references)},
+                    copies)
             if kind == "pairs" and max_examples:
                 _chunk_examples(acc, probe.kind, records, start, e, main_clean, main_new[k], max_examples)
         if samples is not None:
