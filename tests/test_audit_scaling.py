@@ -131,3 +131,25 @@ def test_bincount_ratio_equals_add_at():
     w = full[:, used // 5] * full[:, used % 5]
     ws, wn = (rs.weights @ sums[:, used]) * w, (rs.weights @ counts[:, used]) * w
     assert np.array_equal(boot, ws.sum(axis=1) / wn.sum(axis=1))
+
+
+def test_stale_staging_of_a_killed_run_is_removed(tmp_path):
+    """samples.jsonl is streamed into OUT/.staging-PID-*; one left by a dead process (kill -9 of a large audit:
+    gigabytes) is removed by the next output set on OUT, one of a live process is left alone."""
+    import os
+    import subprocess
+    import sys
+
+    from crome_audit.outputs import OutputSet
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    out = tmp_path / "out"
+    stale, live = out / f".staging-{int(dead.stdout)}-x1", out / f".staging-{os.getppid()}-x2"
+    for d in (stale, live):
+        d.mkdir(parents=True)
+        (d / "samples.jsonl").write_text("{}\n")
+    with OutputSet(out, ("results.json",)) as staging:
+        assert staging.name.startswith(f".staging-{os.getpid()}-")
+        (staging / "results.json").write_text("{}")
+    assert not stale.exists() and live.is_dir() and (out / "results.json").is_file()
