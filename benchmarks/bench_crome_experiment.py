@@ -43,7 +43,6 @@ ABLATIONS = {  # Crome variants: name -> --set overrides
     "crome-no-neutrals": ["augment.neutral_ratio=0"],
     "crome-no-style-ties": ["augment.style_ties=false"],
     "crome-keep-all-ties": ["filter.tie_threshold=0.5"],  # the filter keeps every tie the baseline splits at all
-    "crome-no-filter": ["filter.enabled=false"],
     "crome-tie-weight-0.3": ["train.tie_weight=0.3"],
 }
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
@@ -157,7 +156,24 @@ def train_variant(out: Path, name: str, method: str, seed: int, steps: int, extr
             f"augment.seed={seed}", "train.progress=false", "train.save_steps=null", "train.eval_steps=null"]
     if method == "crome":  # the filter baseline is the BT model of the same seed (no extra training)
         sets.append(f"filter.baseline={out / f'bt-s{seed}'}")
+        if name != "crome":
+            _share_filter_scores(out / f"crome-s{seed}", out / f"{name}-s{seed}")
     return _run_train(cmd, sets + extra, log)
+
+
+def _share_filter_scores(src_model: Path, dst_model: Path) -> None:
+    """Seed a Crome variant's filter score cache with the main Crome run's of the same seed: same baseline
+    model and same augmentation seed, so the same (fingerprint, text) keys; scoring ~10k synthetic texts
+    with the baseline is most of a Crome run's CPU time. The cache is keyed by the RM's fingerprint, so a
+    variant whose texts differ (no neutrals, other ties) simply misses and scores what is new."""
+    import sqlite3
+
+    src, dst = (m / ".cache" / "pipeline" / "scores.sqlite" for m in (src_model, dst_model))
+    if not src.is_file() or dst.exists():
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
 
 
 def write_outputs(out: Path, rows: dict, args, argv, started: float) -> str:
@@ -217,7 +233,7 @@ def main(argv=None):
         jobs += [(name, "crome", seed, "ablation", sets) for seed in ab_seeds for name, sets in ABLATIONS.items()]
     if not args.no_equal_epochs:
         ee_seeds = _seeds(args.equal_epochs_seeds) if args.equal_epochs_seeds is not None else seeds
-        jobs += [(f"{m}-epochs", m, seed, "epochs", []) for seed in ee_seeds for m in methods if m != "bt"]
+        jobs += [(f"{m}-epochs", m, seed, "epochs", []) for seed in ee_seeds for m in ("crome", "rrm") if m in methods]
     rows: dict[str, list[dict]] = {}
     started = time.time()
     for name, method, seed, mode, extra in jobs:
