@@ -20,6 +20,7 @@ writes files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -121,22 +122,33 @@ def _is_main() -> bool:
     return group is None or group.is_main
 
 
-def _finish(results: dict, samples: list[dict], out, report: bool, names: tuple[str, ...]) -> dict:
+def _finish(results: dict, samples: list[dict], out, report: bool, names: tuple[str, ...],
+            staging: Path | None = None) -> dict:
     """Strict-JSON plain data (what the file holds); written under ``out`` on rank 0 when given, as one set
-    (crome_audit.outputs: all of ``names`` or, on failure, none)."""
-    from .results import _clean, write_results
+    (crome_audit.outputs: all of ``names`` or, on failure, none). ``staging``: an open OutputSet's folder
+    that already holds the streamed samples.jsonl (``samples`` is then empty)."""
+    from .results import _clean
 
     results = json.loads(json.dumps(_clean(results), ensure_ascii=False, allow_nan=False, default=str))
-    if out is not None and _is_main():
-        from .data import write_jsonl_atomic
+    if staging is not None:
+        _write_set(staging, results, None, report)
+    elif out is not None and _is_main():
         from .outputs import OutputSet
 
         with OutputSet(Path(out), names) as staging:
-            write_jsonl_atomic(staging / "samples.jsonl", samples)
-            write_results(staging, results)
-            if report:
-                render_report([results], staging / "report.html")
+            _write_set(staging, results, samples, report)
     return results
+
+
+def _write_set(staging: Path, results: dict, samples, report: bool) -> None:
+    from .data import write_jsonl_atomic
+    from .results import write_results
+
+    if samples is not None:
+        write_jsonl_atomic(staging / "samples.jsonl", samples)
+    write_results(staging, results)
+    if report:
+        render_report([results], staging / "report.html")
 
 
 def audit(rm, data=None, *, split: str | None = None, suite="default", limit: int | None = None,
@@ -154,6 +166,7 @@ def audit(rm, data=None, *, split: str | None = None, suite="default", limit: in
     (the CLI checks the data before it loads the model)."""
     from .audit import run_audit
     from .data import default_data_path, load_records
+    from .outputs import OutputSet
     from .probes import Suite, load_suite
     from .results import new_results
 
@@ -186,32 +199,41 @@ def audit(rm, data=None, *, split: str | None = None, suite="default", limit: in
     seen_attrs = (set(training.get("tied_attributes", [])) | set(training.get("intervention_attributes", []))
                   if training else set())
 
-    t0 = time.perf_counter()
-    result = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen,
-                       seen_attributes=seen_attrs, max_examples=max_examples)
-    bench_entries, bench_samples = {}, []
-    for b in bench_names:
-        from .benchmarks import run_benchmark as _run
+    names = ("results.json", "samples.jsonl", "report.html")
+    with contextlib.ExitStack() as stack:
+        # samples.jsonl is streamed into the output set's staging folder while the audit runs (a million pairs
+        # make ~10 GB of rows: never all in memory); a failure or interrupt leaves OUT as it was
+        staging = stack.enter_context(OutputSet(out, names)) if out is not None and _is_main() else None
+        sink = stack.enter_context(open(staging / "samples.jsonl", "w", encoding="utf-8")) if staging else None
+        t0 = time.perf_counter()
+        result = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen,
+                           seen_attributes=seen_attrs, max_examples=max_examples, samples=sink)
+        bench_entries = {}
+        for b in bench_names:
+            from .benchmarks import run_benchmark as _run
 
-        entry, samples = _run(b, engine, data=bench_data.get(b), split=None, seed=seed, **bench_options.get(b, {}))
-        bench_entries[b] = entry
-        bench_samples += samples
-    seconds = time.perf_counter() - t0
+            entry, samples = _run(b, engine, data=bench_data.get(b), split=None, seed=seed,
+                                  **bench_options.get(b, {}))
+            bench_entries[b] = entry
+            if sink is not None:
+                sink.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in samples)
+        seconds = time.perf_counter() - t0
+        if sink is not None:
+            sink.close()
 
-    rm_config = config if config is not None else {"rm_args": dict(rm_args or {}), "rm_options": rm_options}
-    run_config = {"rm": rm_name, **rm_config,
-                  "data": data_info["path"], "split": split, "suite": suite_obj.source, "suite_probes": suite_obj.spec,
-                  "limit": limit, "skip_invalid": skip_invalid, "seed": seed, "benchmarks": bench_names,
-                  "bench_data": bench_data, "bench_options": bench_options, "max_examples": max_examples}
-    rm_entry = {"name": rm_name, "fingerprint": engine.rm.fingerprint, "info": engine.rm.info()}
-    if training:
-        rm_entry["training"] = training
-    results = new_results(rm_entry, {**data_info, "kind": kind}, run_config)
-    results.update(probes=result.probes, summary=result.summary, examples=result.examples, clean=result.clean,
-                   benchmarks=bench_entries, reference=result.reference,
-                   engine={**engine.stats, "seconds": round(seconds, 3)})
-    return _finish(results, result.samples + bench_samples, out, report,
-                   ("results.json", "samples.jsonl", "report.html"))
+        rm_config = config if config is not None else {"rm_args": dict(rm_args or {}), "rm_options": rm_options}
+        run_config = {"rm": rm_name, **rm_config,
+                      "data": data_info["path"], "split": split, "suite": suite_obj.source, "suite_probes": suite_obj.spec,
+                      "limit": limit, "skip_invalid": skip_invalid, "seed": seed, "benchmarks": bench_names,
+                      "bench_data": bench_data, "bench_options": bench_options, "max_examples": max_examples}
+        rm_entry = {"name": rm_name, "fingerprint": engine.rm.fingerprint, "info": engine.rm.info()}
+        if training:
+            rm_entry["training"] = training
+        results = new_results(rm_entry, {**data_info, "kind": kind}, run_config)
+        results.update(probes=result.probes, summary=result.summary, examples=result.examples, clean=result.clean,
+                       benchmarks=bench_entries, reference=result.reference,
+                       engine={**engine.stats, "seconds": round(seconds, 3)})
+        return _finish(results, [], out, report, names, staging=staging)
 
 
 def run_benchmark(name: str, rm, data=None, *, split: str | None = None, limit: int | None = None, seed: int = 0,

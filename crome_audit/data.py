@@ -89,20 +89,38 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _rows_jsonl(path: Path) -> list[tuple[str, dict]]:
-    text = _decode(path, _read_bytes(path))
-    rows = []
-    for i, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{i}: invalid JSON line: {e.msg} (column {e.colno})") from None
-        except RecursionError:
-            raise InputError(f"{path}:{i}: JSON nested too deeply to read") from None
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
-        rows.append((f"{path}:{i}", obj))
+    """Line by line (a million-pair file is read without holding its bytes, its text and its lines at once:
+    that was 2.5 KB a pair on top of the records). Lines and their numbers are those of ``str.splitlines`` on
+    the whole text, as before."""
+    rows, i, seen_text = [], 0, False
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            for n, raw in enumerate(f, start=1):
+                try:
+                    chunk = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(f"{path}:{n}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
+                for line in chunk.splitlines():
+                    i += 1
+                    if not line.strip():
+                        continue
+                    seen_text = True
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise InputError(f"{path}:{i}: invalid JSON line: {e.msg} (column {e.colno})") from None
+                    except RecursionError:
+                        raise InputError(f"{path}:{i}: JSON nested too deeply to read") from None
+                    if not isinstance(obj, dict):
+                        raise InputError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
+                    rows.append((f"{path}:{i}", obj))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputError(f"{path}: truncated or corrupt gzip file: {e}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not seen_text:
+        raise InputError(f"{path}: file is empty")
     return rows
 
 
@@ -332,8 +350,12 @@ def _normalise_single(loc: str, row: dict, index: int) -> dict:
 
 
 def _normalise_all(rows, info, normalise, limit, skip_invalid):
+    """Consumes ``rows`` (each raw row is dropped once normalised: at a million rows the raw dicts beside the
+    records were ~0.3 GB)."""
     records, skipped = [], []
-    for i, (loc, row) in enumerate(rows):
+    for i in range(len(rows)):
+        loc, row = rows[i]
+        rows[i] = None
         try:
             records.append(normalise(loc, row, i))
         except InvalidRowError as e:

@@ -15,6 +15,7 @@ A ``py:`` RM is the user's code: whatever it raises (an exception, ``sys.exit``)
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import os
 import sysconfig
@@ -91,7 +92,10 @@ class ScoringEngine:
     def score(self, prompts, responses, desc: str = "scoring") -> list[float]:
         if len(prompts) != len(responses):
             raise ValueError("prompts and responses differ in length")
-        keys = [text_key(p, r) for p, r in zip(prompts, responses)]
+        # without a cache the keys only deduplicate: (prompt, response) itself, hashed by Python, is the same
+        # equality as the cache's sha256 of their JSON and ~20x cheaper (it was a third of a million-pair audit)
+        keys = ([text_key(p, r) for p, r in zip(prompts, responses)] if self.cache is not None else
+                [(p if isinstance(p, str) else json.dumps(p, ensure_ascii=False), r) for p, r in zip(prompts, responses)])
         first: dict[str, int] = {}
         for i, k in enumerate(keys):
             first.setdefault(k, i)
@@ -106,7 +110,7 @@ class ScoringEngine:
                                          [keys[i] for i in todo], desc))
         return [known[k] for k in keys]
 
-    def _score_new(self, prompts, responses, keys, desc) -> dict[str, float]:
+    def _score_new(self, prompts, responses, keys, desc) -> dict:
         from tqdm.auto import tqdm
 
         n = len(keys)

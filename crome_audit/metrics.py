@@ -167,13 +167,28 @@ def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, base, new, sigma, sig
 
 
 def _both_sides(pe: ProbeEdits, new: np.ndarray):
-    """Pairs where the probe edited both answers: (rid, new chosen, new rejected, template c, template r)."""
-    c = {int(r): i for i, (r, s) in enumerate(zip(pe.rid, pe.side)) if s == CHOSEN}
-    pairs = [(c[int(r)], i) for i, (r, s) in enumerate(zip(pe.rid, pe.side)) if s == REJECTED and int(r) in c]
-    if not pairs:
+    """Pairs where the probe edited both answers: (rid, new chosen, new rejected, template c, template r),
+    in the order of the rejected edits (vectorised: a probe can have millions of edits)."""
+    ic, ir = np.flatnonzero(pe.side == CHOSEN), np.flatnonzero(pe.side == REJECTED)
+    if not ic.size or not ir.size:
         return None
-    ci, ri = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    order = np.argsort(pe.rid[ic], kind="stable")
+    keys = pe.rid[ic][order]
+    pos = np.searchsorted(keys, pe.rid[ir], side="right") - 1  # the last chosen edit of a record, as a dict keeps
+    hit = (pos >= 0) & (keys[np.maximum(pos, 0)] == pe.rid[ir])
+    if not hit.any():
+        return None
+    ci, ri = ic[order[pos[hit]]], ir[hit]
     return pe.rid[ci], new[ci], new[ri], pe.template[ci], pe.template[ri]
+
+
+def _base(pe: ProbeEdits, clean: dict) -> np.ndarray:
+    """The clean reward of each edit's original response."""
+    base = np.zeros(pe.rid.size)
+    for s, values in clean.items():
+        m = pe.side == s
+        base[m] = values[pe.rid[m]]
+    return base
 
 
 def _length_adjust(rows: list[dict], edits: list[ProbeEdits], deltas: dict, sigma) -> None:
@@ -225,23 +240,30 @@ def compute_metrics(*args, **kwargs) -> Metrics:
 
 
 def _compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[ProbeEdits],
-                    new_rewards: list[np.ndarray], seed: int = 0, confounded: set[str] | None = None) -> Metrics:
+                    new_rewards: list[np.ndarray], seed: int = 0, confounded: set[str] | None = None,
+                    resampler: Resampler | None = None) -> Metrics:
     """All numbers of one RM's audit. ``clean[side]`` holds the clean rewards per record for each side;
     ``new_rewards[k]`` the rewards of ``edits[k]``'s perturbed texts; ``confounded`` the causal probes the
-    length reference detects (None: decide from this RM's own detection rates, as for the length RM itself)."""
+    length reference detects (None: decide from this RM's own detection rates, as for the length RM itself).
+    ``resampler``: the bootstrap weights to use (the audit shares one between the RM and its references; it
+    must be ``Resampler(n_clusters, seed=seed)``, which is what is built when it is None)."""
     clusters = np.asarray(clusters, dtype=np.int64)
     n_clusters = int(clusters.max()) + 1 if clusters.size else 0
-    rs = Resampler(n_clusters, seed=seed)
+    rs = resampler if resampler is not None else Resampler(n_clusters, seed=seed)
+    if rs.n_clusters != n_clusters or rs.seed != seed:
+        raise ValueError(f"resampler built for {rs.n_clusters} clusters, seed {rs.seed}; "
+                         f"this audit has {n_clusters}, seed {seed}")
     clean = {k: np.asarray(v, dtype=float) for k, v in clean.items()}
     clean_stats, sigma, sigma_boot = _clean_stats(kind, clusters, clean, rs)
     rows, boots, deltas = [], {}, {}
     for pe, new in zip(edits, new_rewards):
         new = np.asarray(new, dtype=float)
-        base = np.array([clean[s][r] for s, r in zip(pe.side, pe.rid)]) if pe.rid.size else np.zeros(0)
+        base = _base(pe, clean)
         row, b = _probe_row(pe, kind, clusters, clean, base, new, sigma, sigma_boot, rs)
         rows.append(row)
         boots[pe.name] = b
-        deltas[pe.name] = new - base
+        if pe.name == LENGTH_PROBE:  # the only probe whose deltas are needed again (not one array per probe)
+            deltas[pe.name] = new - base
     _length_adjust(rows, edits, deltas, sigma)
     for row, p in zip(rows, holm([r["p_value_raw"] for r in rows])):
         row["p_value"] = p

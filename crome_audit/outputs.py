@@ -9,7 +9,8 @@
 
 Why a staging folder: a disk that fills up, or an interrupt, while writing leaves OUT exactly as it was
 (the staging folder is removed; a folder this call created is removed too). While the files move into
-place OUT holds ``.incomplete`` (removed at the end), so a reader can tell an interrupted move.
+place OUT holds ``.incomplete`` (removed at the end), so a reader can tell an interrupted move. A staging
+folder left by a killed process (``.staging-PID-*``, that PID gone) is removed by the next OutputSet on OUT.
 Every write failure is an :class:`OutputError` (exit 2) naming the file and the reason.
 """
 
@@ -61,6 +62,21 @@ def check_output_file(path, option: str = "-o/--out") -> Path:
     return out
 
 
+def _remove_stale_staging(out: Path) -> None:
+    """Staging folders of killed runs (``.staging-PID-*`` whose process is gone): an audit streams its
+    samples.jsonl there, ~10 KB a pair, so a killed million-pair run would otherwise leave gigabytes."""
+    for d in out.glob(".staging-*-*"):
+        pid = d.name.split("-")[1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:  # alive, another user's: leave it
+            pass
+
+
 class OutputSet:
     """Context manager yielding a staging folder; on a clean exit its files replace ``names`` in ``out``."""
 
@@ -76,7 +92,8 @@ class OutputSet:
         try:
             self.created = not self.out.exists()
             self.out.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out))
+            _remove_stale_staging(self.out)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=self.out))
         except OSError as e:
             self._cleanup()
             raise OutputError(f"{self.option} {self.out}: cannot create the folder: {e.strerror or e}") from None

@@ -111,16 +111,17 @@ class Resampler:
         t1 = np.where(units.t1 < 0, 0, units.t1 + 1) if n_t else np.zeros(units.n, dtype=np.int64)
         t2 = np.where(units.t2 < 0, 0, units.t2 + 1) if n_t else np.zeros(units.n, dtype=np.int64)
         width = n_t + 1
-        combo = t1 * width + t2
         blocks = self.block_of[units.clusters]
-        k = width * width
-        sums = np.zeros((self.n_blocks, k))
-        counts = np.zeros((self.n_blocks, k))
-        np.add.at(sums, (blocks, combo), units.values)
-        np.add.at(counts, (blocks, combo), 1.0)
-        used = np.flatnonzero(counts.sum(axis=0))
-        ws = self.weights @ sums[:, used]
-        wn = self.weights @ counts[:, used]
+        # only the template combinations that occur get a column (a probe with 100 templates has 10,201
+        # possible ones: 4096 x 10,201 cells were 330 MB a statistic); np.bincount adds each unit in order
+        # into its (block, combination) cell, the same sums as np.add.at, 10-50x faster on millions of units
+        used, col = np.unique(t1 * width + t2, return_inverse=True)
+        k = used.size
+        cell = blocks * k + col.reshape(-1)
+        sums = np.bincount(cell, weights=units.values, minlength=self.n_blocks * k).reshape(self.n_blocks, k)
+        counts = np.bincount(cell, minlength=self.n_blocks * k).astype(np.float64).reshape(self.n_blocks, k)
+        ws = self.weights @ sums
+        wn = self.weights @ counts
         if n_t:
             full = np.concatenate([np.ones((self.n_boot, 1)), templates], axis=1)
             tw = full[:, used // width] * full[:, used % width]

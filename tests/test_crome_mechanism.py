@@ -1,128 +1,131 @@
 """A CI-sized proof of the Crome mechanism: when the training data carries a spurious cue (the chosen answer is
-restyled as markdown in 90 % of pairs), a BT model learns the cue, and its Crome twin -- same backbone, data,
-seed and epochs over the original pairs, plus the offline causal pairs and style ties -- moves less under
-markdown restyling of held-out pairs. Tiny random-init BERT, CPU (about a minute of CPU time).
+laid out as markdown in 90 % of pairs), a BT model learns the cue, and its Crome twin -- same backbone, data,
+seed and epochs, plus the offline causal pairs and the ``train.style.*`` style ties -- moves less under the
+audit's markdown probe on held-out pairs. Tiny random-init BERT, real HH-RLHF answers, three data/training seeds.
 
-    python -m pytest -q tests/test_crome_mechanism.py -s     # prints both instabilities
+    python -m pytest -q tests/test_crome_mechanism.py -s          # prints each seed's numbers
 
-Instability = mean |r(markdown(x)) - r(x)| over both answers of held-out pairs (no cue), divided by the SD of
-the clean held-out margins r(chosen) - r(rejected): the audit's unit (docs/results.md), so a model cannot
-look stable by shrinking its reward scale. The markdown edit used for training AND for measuring is the
-audit's own ``format_markdown`` probe; the Crome ties use the training-only ``train.style.*`` layouts, so
-this measures transfer within the attribute, not memorisation of the cue.
+Data (per seed): answers of real HH-RLHF harmless pairs (../shared/data; >= 2 sentences, no markdown, <= 350
+characters). Each pair is (answer, the same answer with k of its n sentences replaced by made-up words), k drawn
+from 1..n: a quality gap a tiny model can learn, graded, on real and varied text. With a fixed gap on uniform
+synthetic text (this test's first version) the clean margins saturated to a near-constant value, so their SD --
+the unit's denominator -- collapsed (0.0007-0.09) and the verdict flipped with the data seed. The cue: 90 % of
+training pairs have their chosen answer, 10 % their rejected one, laid out as "# Reply" + "* " bullets -- a
+layout of this test, NOT the audit's probe, so no string of the probe (its "## Answer"-type headers, "- **Word**"
+bullets) is ever trained on, neither in the cue nor in a tie that strips it (``train.style.flatten_markdown``
+flattens the cue's layout). Held-out pairs (disjoint answers) carry no cue.
+
+Measure: the audit's own, through ``crome_audit.audit`` with the ``format_markdown`` probe on the held-out pairs:
+instability = mean |r(markdown(x)) - r(x)| over both answers / SD of the clean margins r(chosen) - r(rejected)
+(docs/results.md), so no model can look stable by shrinking its reward scale.
+
+Two assertions per seed: (1) Crome < 0.7 x BT, the issue's claim; (2) Crome < the same Crome recipe without
+style ties (``augment.style_ties: false``), the control. (2) is needed because (1) alone does not prove the ties'
+work: measured, Crome without ties also stays below 0.7 x BT on all three seeds (its causal pairs and 2x steps
+widen its clean margins, the denominator), so (1) would pass for a reason other than the mechanism. If the ties
+taught nothing, each seed would pass (2) by chance about half the time, all three about 1 in 8 (the no-ties twin
+also has fewer steps: 56 vs 84; ``train.tie_weight: 0`` would match the steps exactly, not measured here). Numbers per seed: benchmarks/RESULTS.md ("Mechanism
+test"). Nine tiny trainings, about 3 min of CPU (estimated: the BT + no-ties half took 1 min 38 s of CPU in the
+exploration run), over the issue's one-minute size, hence ``slow``.
 """
+
+from __future__ import annotations
 
 import json
 import random
-import statistics
 
-from click.testing import CliRunner
+import pytest
+import yaml
 
-from crome_audit.cli import main
-from crome_audit.models import load_reward_model
-from crome_audit.probes import PROBES
-from crome_audit.probes.base import ProbeInput
-from tests.train_helpers import write_recipe
+from crome_audit import audit
+from crome_audit.data import load_pairs
+from crome_audit.probes.text import has_markdown, sentences
+from crome_audit.train.config import load_config
+from crome_audit.train.pipeline import Pipeline
 
-TOPICS = {
-    "cats": ["Cats sleep for most of the day", "They groom themselves with their tongues",
-             "Many cats enjoy chasing small toys", "A cat purrs when it feels safe"],
-    "rivers": ["Rivers carry water from hills to the sea", "They shape valleys over long periods",
-               "Many towns were built beside rivers", "Fish swim upstream to lay eggs"],
-    "bread": ["Bread is made from flour, water and yeast", "The dough rises while it rests",
-              "Baking turns the crust golden", "Fresh bread smells wonderful"],
-    "trains": ["Trains run on steel rails", "Some trains reach very high speeds",
-               "Stations connect cities and towns", "Freight trains haul heavy goods"],
-    "chess": ["Chess is played on a board of sixty four squares", "Each side starts with sixteen pieces",
-              "The goal is to checkmate the king", "Openings have been studied for centuries"],
-    "coffee": ["Coffee is brewed from roasted beans", "It contains caffeine that keeps people awake",
-               "Espresso is pressed through fine grounds", "Many people drink coffee in the morning"],
-    "gardens": ["Gardens need sunlight and water", "Weeds compete with the plants for space",
-                "Compost feeds the soil", "Bees visit the flowers for nectar"],
-    "planets": ["Planets orbit around the sun", "Jupiter is the largest planet",
-                "Mars looks red because of iron dust", "Some planets have rings of ice"],
-}
-GIBBERISH = ["zorp", "qindle", "blaft", "morvex", "trask", "quib", "snell", "vorpe", "glimt", "dax"]
-MARKDOWN = PROBES.get("format_markdown")()
+N_TRAIN, N_HELDOUT, CUE_SHARE, MAX_CHARS = 240, 120, 0.9, 350
+CUE_HEADERS = ["# Reply", "# Details", "# Thoughts", "# My view"]  # disjoint from the probe's HEADERS
+MADE_UP = ["zorp", "qindle", "blaft", "morvex", "trask", "quib", "snell", "vorpe", "glimt", "dax"]
 
 
-def _text(edit):
-    return getattr(edit, "text", edit)
+@pytest.fixture(scope="module")
+def answers_pairs(shared_data):
+    pairs, _ = load_pairs(str(shared_data / "hh-rlhf" / "harmless-base-test.jsonl.gz"), skip_invalid=True)
+    return [p for p in pairs if all(len(sentences(p[s])) >= 2 and not has_markdown(p[s]) and len(p[s]) <= MAX_CHARS
+                                    for s in ("chosen", "rejected"))]
 
 
-def _pair(i: int, rng: random.Random) -> dict:
-    """Chosen: three facts on the topic. Rejected: the same kind of answer with 1-3 of its sentences replaced by
-    gibberish, so pairs differ in difficulty and the clean margins have a real spread (the unit's denominator)."""
-    topic = rng.choice(sorted(TOPICS))
-    facts = rng.sample(TOPICS[topic], 3)
-    chosen = ". ".join(facts) + "."
-    bad = set(rng.sample(range(3), rng.choice([1, 2, 3])))
-    sents = []
-    for k, fact in enumerate(rng.sample(TOPICS[topic], 3)):
-        if k in bad:
-            w = [rng.choice(GIBBERISH) for _ in range(3)]
-            fact = f"{w[0].title()} {w[1]} {topic} {w[2]}"
-        sents.append(fact)
-    return {"id": str(i), "prompt": f"Question {i}: tell me about {topic}.", "chosen": chosen,
-            "rejected": ". ".join(sents) + "."}
+def _degrade(text: str, rng: random.Random) -> str:
+    """Replace k of the n sentences (k uniform in 1..n) by made-up words: a graded quality gap."""
+    sents = sentences(text)
+    bad = set(rng.sample(range(len(sents)), rng.randint(1, len(sents))))
+    out = []
+    for i, s in enumerate(sents):
+        if i in bad:
+            s = " ".join(rng.choice(MADE_UP) for _ in range(rng.randint(3, 6))).capitalize() + "."
+        out.append(s)
+    return " ".join(out)
 
 
-def _with_cue(pair: dict, rng: random.Random, share: float) -> dict:
-    """Restyle the chosen answer as markdown with probability ``share``, else the rejected one."""
-    side = "chosen" if rng.random() < share else "rejected"
-    styled = _text(MARKDOWN.apply(ProbeInput(prompt=pair["prompt"], response=pair[side], side=side), rng))
-    return {**pair, side: styled}
+def _graded_pair(p: dict, rng: random.Random) -> dict:
+    answer = p["chosen"] if rng.random() < 0.5 else p["rejected"]
+    return {"id": p["id"], "prompt": p["prompt"], "chosen": answer, "rejected": _degrade(answer, rng)}
 
 
-def _instability(rm, pairs, rng):
-    prompts = [p["prompt"] for p in pairs]
-    rc = rm.score(prompts, [p["chosen"] for p in pairs])
-    rr = rm.score(prompts, [p["rejected"] for p in pairs])
-    sd = statistics.pstdev([a - b for a, b in zip(rc, rr)])
-    deltas = []
-    for side, clean in (("chosen", rc), ("rejected", rr)):
-        styled = [_text(MARKDOWN.apply(ProbeInput(prompt=p["prompt"], response=p[side], side=side), rng))
-                  for p in pairs]
-        new = rm.score(prompts, styled)
-        deltas += [abs(a - b) for a, b in zip(new, clean)]
-    accuracy = sum(a > b for a, b in zip(rc, rr)) / len(pairs)
-    return statistics.mean(deltas) / sd, accuracy
+def _cue(text: str, rng: random.Random) -> str:
+    return rng.choice(CUE_HEADERS) + "\n\n" + "\n".join("* " + s for s in sentences(text))
 
 
-def test_crome_is_less_sensitive_to_an_injected_markdown_cue(tmp_path):
-    rng = random.Random(0)
-    train = [_with_cue(_pair(i, rng), rng, 0.9) for i in range(240)]
-    heldout = [_pair(1000 + i, rng) for i in range(80)]  # no cue: clean held-out pairs
-    data = tmp_path / "cue.jsonl"
-    data.write_text("".join(json.dumps(p) + "\n" for p in train))
-    common = dict(data={"path": str(data), "heldout_fraction": 0.1},
-                  model={"base_model": "tiny-random:bert", "max_length": 64},
-                  train={"learning_rate": 2e-3, "batch_size": 16, "seed": 0, "progress": False, "logging_steps": 20})
-    # Crome: causal pairs for two attributes, offline style ties (1 per pair), no irrelevant-query neutrals (a
-    # 2-layer random BERT cannot condition on the prompt, so they would only flatten every margin) and no
-    # filter; trained for the same number of epochs over the original pairs as BT (its data is 3x larger:
-    # 216 originals + 216 causal + 216 ties), the issue's "equal epochs" comparison.
-    # Known limit (measured): the verdict depends on the data seed. Crome's held-out margins saturate to an
-    # almost constant value (SD 0.0007-0.09 against BT's 0.7-0.9), so the unit's denominator collapses: with
-    # data seed 1 this config gives BT 1.79 vs Crome 2.09. In the four tuning runs that logged raw deltas
-    # (seeds 0-2, 1 or 2 ties per pair) Crome's mean markdown delta was 10-1000x smaller than BT's, yet with 2
-    # ties per pair seed 2 still gave BT 2.78 vs Crome 2.86. Seed 0 below: BT 1.95, Crome 0.66.
-    variants = {"bt": ({}, 40),
-                "crome": ({"augment": {"attributes": ["relevance", "completeness"], "max_causal_per_pair": 1,
-                                       "neutral_ratio": 0.0, "style_ties": True, "style_tie_ratio": 1.0},
-                           "filter": {"enabled": False}}, 120)}
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_crome_is_less_sensitive_to_an_injected_markdown_cue(tmp_path, answers_pairs, seed):
+    rng = random.Random(seed)
+    pool = list(answers_pairs)
+    rng.shuffle(pool)
+    train = [_graded_pair(p, rng) for p in pool[:N_TRAIN]]
+    heldout = [_graded_pair(p, rng) for p in pool[N_TRAIN:N_TRAIN + N_HELDOUT]]  # other answers, no cue
+    cued = []
+    for p in train:
+        side = "chosen" if rng.random() < CUE_SHARE else "rejected"
+        cued.append({**p, side: _cue(p[side], rng)})
+    data, held = _write(tmp_path / "cue.jsonl", cued), _write(tmp_path / "heldout.jsonl", heldout)
+    suite = tmp_path / "markdown.yaml"
+    suite.write_text(yaml.safe_dump({"name": "markdown", "description": "format_markdown only",
+                                     "probes": ["format_markdown"]}))
     results = {}
-    for method, (extra, steps) in variants.items():
-        sections = {**common, "train": {**common["train"], "max_steps": steps}, **extra}
-        recipe = write_recipe(tmp_path / f"{method}.yaml", method=method, **sections)
-        out = tmp_path / method
-        res = CliRunner().invoke(main, ["train", "--config", recipe, "--out", str(out)])
-        assert res.exit_code == 0, res.output
-        rm = load_reward_model(str(out), max_length=64, dtype="fp32")
-        results[method] = _instability(rm, heldout, random.Random(7))
+    for name in ("bt", "crome_no_ties", "crome"):
+        method = "bt" if name == "bt" else "crome"
+        recipe = {"method": method, "data": {"path": data, "heldout_fraction": 0.05},
+                  "model": {"base_model": "tiny-random:bert", "max_length": 96},
+                  # equal epochs (the issue's comparison): larger sets get more steps (BT 28, no ties 56, Crome 84)
+                  "train": {"learning_rate": 2e-3, "batch_size": 16, "num_epochs": 2.0, "seed": seed,
+                            "progress": False, "logging_steps": 20}}
+        if method == "crome":
+            # causal pairs for two attributes, one offline style tie per pair (all train.style.* families), no
+            # irrelevant-query neutrals (a 2-layer random BERT cannot condition on the prompt, so they would only
+            # flatten every margin) and no filter
+            recipe["augment"] = {"attributes": ["relevance", "completeness"], "max_causal_per_pair": 1,
+                                 "neutral_ratio": 0.0, "style_tie_ratio": 1.0, "seed": seed,
+                                 "style_ties": name == "crome"}  # the control: the same recipe without the ties
+            recipe["filter"] = {"enabled": False}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(recipe))
+        Pipeline(load_config(str(path)), str(tmp_path / name)).run(until="train")
+        res = audit(str(tmp_path / name), held, suite=str(suite), cache=False, report=False)
+        probe = res["probes"][0]
+        assert probe["name"] == "format_markdown" and probe["n"] >= 200 and not probe["excluded_reason"], probe
+        results[name] = {"instability": probe["instability"], "raw_mean_delta": probe["mean_delta"],
+                         "margin_sd": res["summary"]["scale"], "accuracy": res["clean"]["pairwise_accuracy"]}
     info = json.loads((tmp_path / "crome" / "crome_training.json").read_text())
+    print(f"\nseed {seed}: {json.dumps(results)}")
+    bt, no_ties, crome = results["bt"], results["crome_no_ties"], results["crome"]
     assert "formatting" in info["tied_attributes"]
-    print(f"markdown instability (mean |delta| / SD clean margins), held-out accuracy: {results}")
-    (bt_inst, bt_acc), (crome_inst, crome_acc) = results["bt"], results["crome"]
-    assert bt_acc >= 0.8 and crome_acc >= 0.8  # both learned the task itself
-    assert crome_inst < 0.7 * bt_inst, results
+    assert min(r["accuracy"] for r in results.values()) >= 0.8, results  # all three learned the task itself
+    assert bt["instability"] > 0.5, results  # BT did learn the cue: the test has something to show
+    assert crome["instability"] < 0.7 * bt["instability"], results
+    assert crome["instability"] < no_ties["instability"], results

@@ -14,6 +14,7 @@ import inspect
 import json
 import re
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from ..errors import InputError, ModelLoadError
@@ -54,7 +55,10 @@ class NoiseRM(RewardModel):
 
     @staticmethod
     def reward(prompt, response: str) -> float:
-        key = json.dumps(prompt, ensure_ascii=False, sort_keys=True) + "\x1f" + response
+        # a string prompt: json.dumps's own string encoder (the same text, without building an encoder per call)
+        head = (encode_basestring(prompt) if isinstance(prompt, str)
+                else json.dumps(prompt, ensure_ascii=False, sort_keys=True))
+        key = head + "\x1f" + response
         return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:8], "big") / 2.0**64
 
     def score(self, prompts, responses) -> list[float]:

@@ -67,6 +67,10 @@ class Probe(abc.ABC):
     def apply(self, item: ProbeInput, rng: random.Random) -> str | Edit | None:
         """Implemented by each subclass."""
 
+    def release(self) -> None:
+        """Drop what ``apply`` cached about the data (the audit calls it when it has applied the probe to all)."""
+        return None
+
     def meta(self) -> dict:
         return {"name": self.name, "attribute": self.attribute, "kind": self.kind, "family": self.family,
                 "description": self.description, "params": self.config}

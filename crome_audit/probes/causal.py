@@ -15,7 +15,6 @@ These are the *audit* families (``audit.*``); the trainer's offline intervention
 from __future__ import annotations
 
 import ast
-import bisect
 import random
 import re
 from typing import ClassVar
@@ -198,43 +197,113 @@ class IrrelevantAnswer(CausalProbe):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._index = None  # (pool, len(pool), sorted token counts, pool positions): built once per pool
+        self._index = None  # _PoolIndex of the last pool: built once per pool
 
-    def _sorted_pool(self, pool: list) -> tuple[list[int], list[int]]:
+    def release(self) -> None:
+        self._index = None
+
+    def _pool_index(self, pool: list) -> _PoolIndex:
         # Keyed on the pool object itself (kept referenced, so its id cannot be reused) and its length.
-        if self._index is None or self._index[0] is not pool or self._index[1] != len(pool):
-            counts = [n_tokens(r) for _, r in pool]
-            order = sorted(range(len(pool)), key=counts.__getitem__)
-            self._index = (pool, len(pool), [counts[i] for i in order], order)
-        return self._index[2], self._index[3]
+        if self._index is None or self._index.pool is not pool or self._index.size != len(pool):
+            self._index = _PoolIndex(pool)
+        return self._index
 
     def apply(self, item: ProbeInput, rng: random.Random) -> str | None:
         if not item.pool:
             return None
-        keys, order = self._sorted_pool(item.pool)
         n = n_tokens(item.response)
         if n == 0:
             return None
-        lo = bisect.bisect_left(keys, n)
-        left, right, best, found = lo - 1, lo, None, []
-        while left >= 0 or right < len(keys):
-            dl = n - keys[left] if left >= 0 else float("inf")
-            dr = keys[right] - n if right < len(keys) else float("inf")
-            d = min(dl, dr)
-            if best is not None and d > best:
-                break
-            if dl <= dr:
-                pos, left = left, left - 1
-            else:
-                pos, right = right, right + 1
-            prompt, response = item.pool[order[pos]]
-            if prompt != item.prompt and response != item.response and response.strip():
-                best = d
-                found.append(order[pos])
-        if not found:
+        found = self._pool_index(item.pool).nearest(n, item.prompt, item.response)
+        if found is None:
             return None
-        pick = rng.choice(sorted(found))
+        # == rng.choice(sorted(found)): the same draw from the same generator, without listing the candidates
+        pick = int(found[rng.choice(range(len(found)))])
         return _fit_tokens(item.pool[pick][1], n)
+
+
+class _TextClasses:
+    """Which texts of a list are equal: an int class per text, and the class of any text (-1: not in the list).
+    Exact (hash buckets checked by comparing the texts), and ~12 bytes a text instead of a dict of strings."""
+
+    def __init__(self, texts: list[str]):
+        import numpy as np
+
+        self.texts = texts
+        h = np.fromiter((hash(t) for t in texts), dtype=np.int64, count=len(texts))
+        self.order = np.argsort(h, kind="stable")
+        self.hashes = h[self.order]
+        self.cls = np.empty(len(texts), dtype=np.int64)
+        reps: list[int] = []  # first text of each class
+        i = 0
+        while i < len(texts):
+            j = int(np.searchsorted(self.hashes, self.hashes[i], side="right"))
+            bucket: list[int] = []  # classes met in this hash bucket (a collision gives more than one)
+            for pos in self.order[i:j]:
+                t = texts[pos]
+                for c in bucket:
+                    if texts[reps[c]] == t:
+                        break
+                else:
+                    c = len(reps)
+                    reps.append(int(pos))
+                    bucket.append(c)
+                self.cls[pos] = c
+            i = j
+        self.reps = reps
+
+    def of(self, text: str) -> int:
+        h = hash(text)
+        lo = int(self.hashes.searchsorted(h, side="left"))
+        hi = int(self.hashes.searchsorted(h, side="right"))
+        for pos in self.order[lo:hi]:
+            if self.texts[pos] == text:
+                return int(self.cls[pos])
+        return -1
+
+
+class _PoolIndex:
+    """The pool sorted by token count, grouped by count, with prompt and answer classes: the nearest valid
+    answers of a count are found with array operations on their group (a million-pair pool has groups of
+    thousands of answers with the same count; scanning them in Python was quadratic in effect)."""
+
+    def __init__(self, pool: list):
+        import numpy as np
+
+        self.pool, self.size = pool, len(pool)
+        counts = np.fromiter((n_tokens(r) for _, r in pool), dtype=np.int64, count=len(pool))
+        self.order = np.argsort(counts, kind="stable")  # == sorted(range(n), key=counts): stable
+        keys = counts[self.order]
+        self.ukeys, self.starts = np.unique(keys, return_index=True)
+        self.ends = np.append(self.starts[1:], len(keys))
+        self.prompts = _TextClasses([p for p, _ in pool])
+        self.answers = _TextClasses([r for _, r in pool])
+        self.blank = np.fromiter((not r.strip() for _, r in pool), dtype=bool, count=len(pool))
+
+    def nearest(self, n: int, prompt: str, response: str):
+        """Sorted pool positions of the valid answers (another prompt, another answer, not blank) whose token
+        count is nearest to ``n`` (both sides of a tie), or None."""
+        import numpy as np
+
+        pc, rc = self.prompts.of(prompt), self.answers.of(response)
+        lo = int(np.searchsorted(self.ukeys, n))
+        left, right = lo - 1, lo
+        while left >= 0 or right < len(self.ukeys):
+            dl = n - int(self.ukeys[left]) if left >= 0 else None
+            dr = int(self.ukeys[right]) - n if right < len(self.ukeys) else None
+            d = min(x for x in (dl, dr) if x is not None)
+            groups = []
+            if dl == d:
+                groups.append(left)
+                left -= 1
+            if dr == d:
+                groups.append(right)
+                right += 1
+            idx = np.concatenate([self.order[self.starts[g] : self.ends[g]] for g in groups])
+            ok = ~self.blank[idx] & (self.prompts.cls[idx] != pc) & (self.answers.cls[idx] != rc)
+            if ok.any():
+                return np.sort(idx[ok])
+        return None
 
 
 def _fit_tokens(text: str, n: int) -> str:

@@ -15,6 +15,7 @@ Rules every spurious probe keeps (tested on real RewardBench rows in tests/test_
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 
@@ -73,14 +74,20 @@ def last_user_turn(prompt: str) -> str:
     return prompt[marks[-1].end() :] if marks else prompt
 
 
+@functools.lru_cache(maxsize=1 << 15)  # both answers of a pair ask it of one prompt (~0.3 ms per search)
 def states_view(prompt: str) -> bool:
     return bool(_VIEW_RE.search(last_user_turn(prompt)))
+
+
+# Three tone probes ask it of both answers of every pair (and again as the pair's other answer): remember the
+# last 32k answers (an audit chunk holds 2 x 10k), pure function of the text.
+_is_refusal = functools.lru_cache(maxsize=1 << 15)(is_refusal)
 
 
 def tone_applies(item: ProbeInput) -> bool:
     """Openers and tone: no code block, not a refusal, and a pair whose other answer does not refuse."""
     text = item.response
-    if not text.strip() or is_refusal(text) or (item.other is not None and is_refusal(item.other)):
+    if not text.strip() or _is_refusal(text) or (item.other is not None and _is_refusal(item.other)):
         return False
     return not has_code_block(text)
 
@@ -279,8 +286,9 @@ class WhitespaceNoise(Probe):
         spans = code_spans(text)
         rate = self.config["rate"]
         out = sub_outside_code(_INNER_SPACE, lambda m: "  " if rng.random() < rate else " ", text, spans)
+        out_spans = code_spans(out)  # once, not once per paragraph break
         breaks = [m for m in _PARAGRAPH.finditer(out) if not any(a < m.end() and m.start() < b
-                                                                for a, b in code_spans(out))]
+                                                                for a, b in out_spans)]
         if breaks:
             m = rng.choice(breaks)
             out = out[: m.end()] + "\n" + out[m.end() :]
