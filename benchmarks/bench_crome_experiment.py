@@ -6,6 +6,9 @@ steps, batch, max length and seeds for all methods; each model audited; a table 
     # what benchmarks/RESULTS.md reports (2-core CPU budget: 150 steps, max length 128, twins and ablations seed 0):
     python benchmarks/bench_crome_experiment.py --out runs/exp --steps 150 --max-length 128 --seeds 0,1,2 \\
         --equal-epochs-seeds 0 --ablations --ablation-seeds 0 --ablations-without-benchmarks --rewordbench-per-subset 10
+    # the ablations alone, added to a main table measured before (trains the BT filter baseline they need):
+    python benchmarks/bench_crome_experiment.py --out runs/exp --steps 150 --max-length 128 --seeds 0 \
+        --ablations-only --ablation-names crome-no-style-ties,crome-tie-weight-0.3 --ablations-without-benchmarks
     python benchmarks/bench_crome_experiment.py --out /tmp/x --model tiny-random:bert --steps 10 --seeds 0 \\
         --audit-limit 40 --rewardbench-limit 100 --no-rewordbench                            # smoke run (minutes)
 
@@ -44,6 +47,7 @@ ABLATIONS = {  # Crome variants: name -> --set overrides, most informative first
     "crome-no-style-ties": ["augment.style_ties=false"],
     "crome-tie-weight-0.3": ["train.tie_weight=0.3"],
     "crome-no-neutrals": ["augment.neutral_ratio=0"],
+    "crome-tie-weight-3": ["train.tie_weight=3"],  # the other direction: do ties offset the causal pairs if heavier?
 }
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
 
@@ -156,8 +160,11 @@ def train_variant(out: Path, name: str, method: str, seed: int, steps: int, extr
             f"augment.seed={seed}", "train.progress=false", "train.save_steps=null", "train.eval_steps=null"]
     if method == "crome":  # the filter baseline is the BT model of the same seed (no extra training)
         sets.append(f"filter.baseline={out / f'bt-s{seed}'}")
-        if name != "crome":
-            _share_filter_scores(out / f"crome-s{seed}", out / f"{name}-s{seed}")
+        if name != "crome":  # the main Crome run's filter scores, else those of an ablation already run
+            for src in [out / f"crome-s{seed}", *sorted(out.glob(f"crome-*-s{seed}"))]:
+                if src.name != f"{name}-s{seed}" and (src / "eval.json").is_file():
+                    _share_filter_scores(src, out / f"{name}-s{seed}")
+                    break
     return _run_train(cmd, sets + extra, log)
 
 
@@ -207,6 +214,11 @@ def main(argv=None):
     ap.add_argument("--methods", default="bt,rrm,crome")
     ap.add_argument("--ablations", action="store_true", help="Also train the Crome ablations (seeded the same).")
     ap.add_argument("--ablation-seeds", default=None, help="Seeds for the ablations (default: --seeds).")
+    ap.add_argument("--ablation-names", default=None,
+                    help=f"Comma-separated subset of the ablations (default: all of {', '.join(ABLATIONS)}).")
+    ap.add_argument("--ablations-only", action="store_true",
+                    help="Train and audit only the ablations (and the BT filter baselines they need): for adding "
+                         "ablations to a main table measured before.")
     ap.add_argument("--ablations-without-benchmarks", action="store_true",
                     help="Audit the ablations on the probe suite only (no RewardBench / reWordBench): the cheap "
                          "question an ablation asks is which part moves the spurious index.")
@@ -229,14 +241,20 @@ def main(argv=None):
     # steps for every seed first. Each finished model is written out.
     jobs = [(name, name, seed, None, []) for seed in seeds for name in methods]
     ablations, twins = [], []
-    if args.ablations:
+    if args.ablations or args.ablations_only:
         ab_seeds = _seeds(args.ablation_seeds) if args.ablation_seeds is not None else seeds
-        ablations = [(name, "crome", seed, "ablation", sets) for seed in ab_seeds for name, sets in ABLATIONS.items()]
+        names = list(ABLATIONS) if args.ablation_names is None else args.ablation_names.split(",")
+        unknown = [n for n in names if n not in ABLATIONS]
+        if unknown:
+            sys.exit(f"unknown ablation(s) {', '.join(unknown)}; known: {', '.join(ABLATIONS)}")
+        ablations = [(name, "crome", seed, "ablation", ABLATIONS[name]) for seed in ab_seeds for name in names]
     if not args.no_equal_epochs:
         ee_seeds = _seeds(args.equal_epochs_seeds) if args.equal_epochs_seeds is not None else seeds
         twins = [(f"{m}-epochs", m, seed, "epochs", []) for seed in ee_seeds for m in ("crome", "rrm") if m in methods]
     # the first ablation, then Crome's equal-epoch twin, then the rest: on a CPU budget the run is cut from the end
     jobs += ablations[:1] + [t for t in twins if t[1] == "crome"] + ablations[1:] + [t for t in twins if t[1] != "crome"]
+    if args.ablations_only:
+        jobs = ablations
     rows: dict[str, list[dict]] = {}
     started = time.time()
     for name, method, seed, mode, extra in jobs:
@@ -253,7 +271,8 @@ def main(argv=None):
         rows.setdefault(name, []).append(row)
         print(f"[{time.time() - started:6.0f}s] audited {model.name}", flush=True)
         md = write_outputs(out, rows, args, argv, started)
-    print(md)
+    if rows:
+        print(md)
 
 
 if __name__ == "__main__":

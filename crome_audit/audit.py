@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,7 @@ from .data import prompt_text
 from .metrics import CHOSEN, REJECTED, RESPONSE, SIDE_NAMES, SIDES, ProbeEdits, compute_metrics, degenerate
 from .models import LengthRM, NoiseRM
 from .probes import Edit, ProbeInput, Suite
+from .record_store import MappedSequence, TextClasses
 from .stats import Resampler
 
 REFERENCES = {"length": LengthRM, "noise": NoiseRM}
@@ -58,10 +60,21 @@ def _rng(seed: int, probe: str, item_id: str, side: str) -> random.Random:
     return random.Random(f"{seed}:{probe}:{item_id}:{side}")
 
 
-def _clusters(prompts: list[str]) -> np.ndarray:
-    """Records that share a prompt are one resampling unit (RewardBench reuses prompts across subsets)."""
-    ids: dict[str, int] = {}
-    return np.array([ids.setdefault(p, len(ids)) for p in prompts], dtype=np.int64)
+def _clusters(prompts) -> np.ndarray:
+    """Records that share a prompt are one resampling unit (RewardBench reuses prompts across subsets): ids in
+    order of first appearance, found from hashes (``prompts`` may be a lazy view of a spill file)."""
+    return TextClasses(prompts).first_appearance_ids()
+
+
+class _Window:
+    """Records ``start:stop`` of the audit, read once per chunk (one read of a spill file), indexed by their
+    audit-wide index as the whole list would be."""
+
+    def __init__(self, records, start: int, stop: int):
+        self.rows, self.start = records[start:stop], start
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i - self.start]
 
 
 @dataclass
@@ -89,7 +102,7 @@ def _apply_chunk(records, start: int, stop: int, suite: Suite, kind: str, seed: 
                 if kind == "pairs" and probe.kind == "causal" and side != "chosen":
                     continue
                 other = (r["rejected"] if side == "chosen" else r["chosen"]) if kind == "pairs" else None
-                pin = ProbeInput(prompt=pool[rid][0], response=r[side], side=side, other=other, pool=pool)
+                pin = ProbeInput(prompt=prompt_text(r["prompt"]), response=r[side], side=side, other=other, pool=pool)
                 new = probe.apply(pin, _rng(seed, probe.name, r["id"], side))
                 template = ""
                 if isinstance(new, Edit):
@@ -135,7 +148,7 @@ def _score_pairwise(rm, records, start: int, stop: int, raw: list[_Edits], kind:
 
     if kind != "pairs":
         raise InputError("a pairwise judge can only audit preference pairs (prompt/chosen/rejected)")
-    chunk = records[start:stop]
+    chunk = [records[i] for i in range(start, stop)]
     p = np.asarray(preference_probabilities(rm, [r["prompt"] for r in chunk], [r["chosen"] for r in chunk],
                                             [r["rejected"] for r in chunk]), dtype=float)
     clean = {CHOSEN: 2 * p - 1, REJECTED: np.zeros(len(chunk))}
@@ -255,7 +268,7 @@ def _write_samples(sink, *args) -> None:
         sink.write("".join(batch))
 
 
-def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: str = "pairs",
+def run_audit(records: Sequence[dict], suite: Suite, engine, seed: int = 0, kind: str = "pairs",
               seen_families: set[str] | None = None, seen_attributes: set[str] | None = None,
               max_examples: int = 50, references: tuple[str, ...] = ("length", "noise"), samples=None,
               chunk_size: int = CHUNK_RECORDS) -> AuditOutput:
@@ -265,8 +278,10 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
     from .models.judge import is_pairwise
 
     seen_families, seen_attributes = seen_families or set(), seen_attributes or set()
-    pool = [(prompt_text(r["prompt"]), r["chosen"] if kind == "pairs" else r["response"]) for r in records]
-    clusters = _clusters([p for p, _ in pool])
+    answer = "chosen" if kind == "pairs" else "response"
+    # (prompt, answer) of every record, read from ``records`` when needed: a list, or a spill file
+    pool = MappedSequence(records, lambda r: (prompt_text(r["prompt"]), r[answer]))
+    clusters = _clusters(MappedSequence(pool, lambda x: x[0]))
     pairwise = is_pairwise(engine.rm)
     # the length RM is always run: its rewards are the token counts behind delta_tokens
     ref_names = list(dict.fromkeys(["length", *references]))
@@ -276,11 +291,12 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
     clean_parts: dict[str, list[dict]] = {"main": [], **{name: [] for name in ref_names}}
     for start in range(0, len(records), max(1, chunk_size)):
         stop = min(start + max(1, chunk_size), len(records))
-        raw = _apply_chunk(records, start, stop, suite, kind, seed, pool)
-        scored = {"main": (_score_pairwise(engine.rm, records, start, stop, raw, kind) if pairwise
-                           else _score(engine, records, start, stop, raw, kind, "audit"))}
+        window = _Window(records, start, stop)
+        raw = _apply_chunk(window, start, stop, suite, kind, seed, pool)
+        scored = {"main": (_score_pairwise(engine.rm, window, start, stop, raw, kind) if pairwise
+                           else _score(engine, window, start, stop, raw, kind, "audit"))}
         for name, ref in refs.items():  # a reference that is the audited RM itself is not scored twice
-            scored[name] = scored["main"] if name in same else _score(ref, records, start, stop, raw, kind, name)
+            scored[name] = scored["main"] if name in same else _score(ref, window, start, stop, raw, kind, name)
         copies: dict[int, tuple] = {}
         for name, (c, _) in scored.items():
             clean_parts[name].append({side: _own(v, copies) for side, v in c.items()})
@@ -294,9 +310,9 @@ def run_audit(records: list[dict], suite: Suite, engine, seed: int = 0, kind: st
             acc.add(e, len_new[k] - base_tokens, {name: scored[name][1][k] for name in ("main", *references)},
                     copies)
             if kind == "pairs" and max_examples:
-                _chunk_examples(acc, probe.kind, records, start, e, main_clean, main_new[k], max_examples)
+                _chunk_examples(acc, probe.kind, window, start, e, main_clean, main_new[k], max_examples)
         if samples is not None:
-            _write_samples(samples, records, start, stop, kind, raw, suite, main_clean, main_new)
+            _write_samples(samples, window, start, stop, kind, raw, suite, main_clean, main_new)
         del raw, scored
 
     del pool

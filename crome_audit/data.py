@@ -25,6 +25,7 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -89,10 +90,14 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _rows_jsonl(path: Path) -> list[tuple[str, dict]]:
-    """Line by line (a million-pair file is read without holding its bytes, its text and its lines at once:
-    that was 2.5 KB a pair on top of the records). Lines and their numbers are those of ``str.splitlines`` on
-    the whole text, as before."""
-    rows, i, seen_text = [], 0, False
+    return list(_iter_rows_jsonl(path))
+
+
+def _iter_rows_jsonl(path: Path):
+    """Line by line, yielded as read (a million-pair file is read without holding its bytes, its text, its
+    lines or its raw rows at once). Lines and their numbers are those of ``str.splitlines`` on the whole
+    text."""
+    i, seen_text = 0, False
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
@@ -114,14 +119,13 @@ def _rows_jsonl(path: Path) -> list[tuple[str, dict]]:
                         raise InputError(f"{path}:{i}: JSON nested too deeply to read") from None
                     if not isinstance(obj, dict):
                         raise InputError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
-                    rows.append((f"{path}:{i}", obj))
+                    yield f"{path}:{i}", obj
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise InputError(f"{path}: truncated or corrupt gzip file: {e}") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     if not seen_text:
         raise InputError(f"{path}: file is empty")
-    return rows
 
 
 def _rows_json(path: Path) -> list[tuple[str, dict]]:
@@ -186,11 +190,22 @@ def _rows_hub(name: str, split: str | None) -> list[tuple[str, dict]]:
 
 def read_rows(source: str, split: str | None = None) -> tuple[list[tuple[str, dict]], dict]:
     """Read raw rows. Returns ``([(location, row), ...], info)`` with info = {path, sha256, format}."""
+    rows, info = iter_rows(source, split)
+    rows = list(rows)
+    if not rows:
+        raise InputError(f"{source}: no rows")
+    return rows, info
+
+
+def iter_rows(source: str, split: str | None = None):
+    """Raw rows as an iterator: ``(iterator of (location, row), info)``; JSON-lines files (and folders of them)
+    are read as the iterator is consumed, other formats at once. The iterator may yield nothing (the caller
+    says "no rows")."""
     path = Path(source)
     name = path.name.lower()
     if path.is_file():
         if name.endswith((".jsonl", ".jsonl.gz")):
-            rows = _rows_jsonl(path)
+            rows = _iter_rows_jsonl(path)
         elif name.endswith((".json", ".json.gz")):
             rows = _rows_json(path)
         elif name.endswith(".csv"):
@@ -204,21 +219,17 @@ def read_rows(source: str, split: str | None = None) -> tuple[list[tuple[str, di
         files = sorted(p for p in path.iterdir() if p.name.lower().endswith(FILE_SUFFIXES))
         if not files:
             raise InputError(f"{path}: directory holds no {'/'.join(FILE_SUFFIXES)} file")
-        rows, hashes = [], []
-        for f in files:
-            sub, sub_info = read_rows(str(f))
-            rows += sub
-            hashes.append(sub_info["sha256"])
-        info = {"path": str(source), "sha256": sha256_json(hashes), "format": "dir"}
+        parts = [iter_rows(str(f)) for f in files]
+        rows = itertools.chain.from_iterable(sub for sub, _ in parts)
+        info = {"path": str(source), "sha256": sha256_json([sub_info["sha256"] for _, sub_info in parts]),
+                "format": "dir"}
     elif source.startswith((".", "/")) or name.endswith(FILE_SUFFIXES):
         raise InputError(f"{source}: no such file")
     else:
         rows = _rows_hub(source, split)
         info = {"path": source, "split": split or "train", "format": "hub"}
         info["sha256"] = sha256_json([r for _, r in rows])
-    if not rows:
-        raise InputError(f"{source}: no rows")
-    return rows, info
+    return iter(rows), info
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -349,21 +360,29 @@ def _normalise_single(loc: str, row: dict, index: int) -> dict:
     return out
 
 
-def _normalise_all(rows, info, normalise, limit, skip_invalid):
-    """Consumes ``rows`` (each raw row is dropped once normalised: at a million rows the raw dicts beside the
-    records were ~0.3 GB)."""
+def _normalise_all(rows, info, normalise, limit, skip_invalid, spill_after: int | None = None):
+    """Normalise ``rows`` (a list, consumed: each raw row is dropped once normalised, or an iterator).
+    ``spill_after``: beyond that many records they move to a :class:`~crome_audit.record_store.SpilledRecords`
+    (a temporary file read back by index), so a million-pair audit does not hold 1.8 GB of dicts."""
     records, skipped = [], []
-    for i in range(len(rows)):
-        loc, row = rows[i]
-        rows[i] = None
+    items = _consume(rows) if isinstance(rows, list) else rows
+    for i, (loc, row) in enumerate(items):
         try:
             records.append(normalise(loc, row, i))
         except InvalidRowError as e:
             if not skip_invalid:
                 raise  # the CLI adds how to skip such rows (--skip-invalid, or a recipe's data.skip_invalid)
             skipped.append(str(e))
+        if spill_after is not None and isinstance(records, list) and len(records) > spill_after:
+            from .record_store import SpilledRecords
+
+            store = SpilledRecords()
+            store.extend(records)
+            records = store
         if limit is not None and len(records) >= limit:
             break  # --limit N: the first N valid rows; rows after them are neither read nor counted
+    if not records and not skipped:
+        raise InputError(f"{info['path']}: no rows")
     if not records:
         raise InputError(f"{info['path']}: no valid rows ({len(skipped)} skipped; first: {skipped[0]})")
     info["n"] = len(records)
@@ -371,6 +390,12 @@ def _normalise_all(rows, info, normalise, limit, skip_invalid):
     if skipped:
         info["skipped_examples"] = skipped[:5]
     return records, info
+
+
+def _consume(rows: list):
+    for i in range(len(rows)):
+        item, rows[i] = rows[i], None
+        yield item
 
 
 def load_pairs(source: str | None = None, split: str | None = None, limit: int | None = None,
@@ -390,13 +415,22 @@ def load_responses(source: str, split: str | None = None, limit: int | None = No
 
 
 def load_records(source: str | None = None, split: str | None = None, limit: int | None = None,
-                 skip_invalid: bool = False):
-    """Load pairs or single responses, whichever the first row holds. Returns ``(records, info, kind)``."""
-    rows, info = read_rows(source or default_data_path(), split)
-    first = rows[0][1]
-    if "response" in first and "chosen" not in first:
-        return (*_normalise_all(rows, info, _normalise_single, limit, skip_invalid), "responses")
-    return (*_normalise_all(rows, info, _normalise_pair, limit, skip_invalid), "pairs")
+                 skip_invalid: bool = False, spill_after: int | None = None):
+    """Load pairs or single responses, whichever the first row holds. Returns ``(records, info, kind)``.
+
+    JSON-lines files are read row by row; ``spill_after`` (default ``record_store.SPILL_AFTER``): past that
+    many records, they are kept in a temporary file instead of a list (a sequence read back by index)."""
+    from .record_store import SPILL_AFTER
+
+    rows, info = iter_rows(source or default_data_path(), split)
+    head = next(rows, None)
+    if head is None:
+        raise InputError(f"{info['path']}: no rows")
+    rows = itertools.chain([head], rows)
+    single = "response" in head[1] and "chosen" not in head[1]
+    records, info = _normalise_all(rows, info, _normalise_single if single else _normalise_pair, limit,
+                                   skip_invalid, SPILL_AFTER if spill_after is None else spill_after)
+    return records, info, "responses" if single else "pairs"
 
 
 def write_jsonl_atomic(path: str | os.PathLike, records) -> None:

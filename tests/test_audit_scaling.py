@@ -153,3 +153,59 @@ def test_stale_staging_of_a_killed_run_is_removed(tmp_path):
         assert staging.name.startswith(f".staging-{os.getpid()}-")
         (staging / "results.json").write_text("{}")
     assert not stale.exists() and live.is_dir() and (out / "results.json").is_file()
+
+
+def test_spilled_records_give_the_same_numbers(shared_data, tmp_path):
+    """Real RewardBench rows loaded past the spill threshold (so they live in a temporary file, read back a
+    chunk at a time; prompts shared across subsets exercise the hash classes' text comparisons): every
+    number, example and sample row equals the in-memory list's, in chunks that cut prompt clusters."""
+    from crome_audit.record_store import SpilledRecords
+
+    path = str(shared_data / "rewardbench" / "filtered.jsonl")
+    listed, _, kind = load_records(path, spill_after=10**9)
+    spilled, info, _ = load_records(path, spill_after=100)
+    assert isinstance(listed, list) and isinstance(spilled, SpilledRecords)
+    assert info["n"] == len(spilled) == len(listed) and list(spilled) == listed
+    assert spilled[-1] == listed[-1] and spilled[7:9] == listed[7:9]
+    small = SpilledRecords()
+    small.extend(listed[::6])
+    runs = []
+    for records in (listed[::6], small):
+        rows: list[dict] = []
+        out = run_audit(records, load_suite("default"), ScoringEngine(load_reward_model("noise"), progress=False),
+                        seed=0, kind=kind, samples=rows, chunk_size=53, max_examples=5)
+        runs.append((_numbers(out), rows))
+    assert runs[0] == runs[1]
+    assert any(p["name"] == "irrelevant_answer" and p["n"] > 0 for p in runs[0][0]["probes"])
+
+
+def test_loading_a_large_file_streams_it(tmp_path):
+    """20,000 generated pairs (~20 MB of JSON lines, ~36 MB as dicts) load into a spill file with a traced
+    peak of a few MB: neither the raw rows nor the records are all held (the list did: ~1.8 KB a pair)."""
+    path = tmp_path / "pairs.jsonl"
+    with open(path, "w") as f:
+        for r in _generated(20_000):
+            f.write(json.dumps(r) + "\n")
+    tracemalloc.start()
+    try:
+        records, info, _ = load_records(str(path), spill_after=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(records) == info["n"] == 20_000 and records[12_345]["id"] == "g12345"
+    assert peak < 20_000 * 300, f"{peak / 20_000:.0f} bytes a pair at the peak"
+
+
+def test_text_classes_are_exact_under_hash_collisions():
+    """Equal texts share a class and different texts never do, also when their hashes collide (CPython:
+    hash(-1) == hash(-2)); first-appearance ids number classes as a dict's setdefault would."""
+    from crome_audit.record_store import TextClasses
+
+    assert hash(-1) == hash(-2)
+    items = [-1, -2, 7, -1, 7, -2, 3]
+    tc = TextClasses(items)
+    ids = tc.first_appearance_ids()
+    seen: dict = {}
+    assert list(ids) == [seen.setdefault(x, len(seen)) for x in items]
+    assert tc.of(-2) == tc.cls[1] != tc.of(-1) and tc.of(-3) == -1 and tc.of(99) == -1
+    assert len(TextClasses([]).first_appearance_ids()) == 0

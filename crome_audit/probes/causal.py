@@ -222,63 +222,29 @@ class IrrelevantAnswer(CausalProbe):
         return _fit_tokens(item.pool[pick][1], n)
 
 
-class _TextClasses:
-    """Which texts of a list are equal: an int class per text, and the class of any text (-1: not in the list).
-    Exact (hash buckets checked by comparing the texts), and ~12 bytes a text instead of a dict of strings."""
-
-    def __init__(self, texts: list[str]):
-        import numpy as np
-
-        self.texts = texts
-        h = np.fromiter((hash(t) for t in texts), dtype=np.int64, count=len(texts))
-        self.order = np.argsort(h, kind="stable")
-        self.hashes = h[self.order]
-        self.cls = np.empty(len(texts), dtype=np.int64)
-        reps: list[int] = []  # first text of each class
-        i = 0
-        while i < len(texts):
-            j = int(np.searchsorted(self.hashes, self.hashes[i], side="right"))
-            bucket: list[int] = []  # classes met in this hash bucket (a collision gives more than one)
-            for pos in self.order[i:j]:
-                t = texts[pos]
-                for c in bucket:
-                    if texts[reps[c]] == t:
-                        break
-                else:
-                    c = len(reps)
-                    reps.append(int(pos))
-                    bucket.append(c)
-                self.cls[pos] = c
-            i = j
-        self.reps = reps
-
-    def of(self, text: str) -> int:
-        h = hash(text)
-        lo = int(self.hashes.searchsorted(h, side="left"))
-        hi = int(self.hashes.searchsorted(h, side="right"))
-        for pos in self.order[lo:hi]:
-            if self.texts[pos] == text:
-                return int(self.cls[pos])
-        return -1
-
-
 class _PoolIndex:
     """The pool sorted by token count, grouped by count, with prompt and answer classes: the nearest valid
     answers of a count are found with array operations on their group (a million-pair pool has groups of
     thousands of answers with the same count; scanning them in Python was quadratic in effect)."""
 
-    def __init__(self, pool: list):
+    def __init__(self, pool):
+        """``pool``: a sequence of (prompt, answer), read in order (a few passes) and by index: a list, or a
+        lazy view of records in a spill file (crome_audit.record_store), so no text needs to stay in memory."""
         import numpy as np
 
+        from ..record_store import MappedSequence, TextClasses
+
         self.pool, self.size = pool, len(pool)
-        counts = np.fromiter((n_tokens(r) for _, r in pool), dtype=np.int64, count=len(pool))
+        counts = np.empty(len(pool), dtype=np.int64)
+        self.blank = np.empty(len(pool), dtype=bool)
+        for i, (_, r) in enumerate(pool):
+            counts[i], self.blank[i] = n_tokens(r), not r.strip()
         self.order = np.argsort(counts, kind="stable")  # == sorted(range(n), key=counts): stable
         keys = counts[self.order]
         self.ukeys, self.starts = np.unique(keys, return_index=True)
         self.ends = np.append(self.starts[1:], len(keys))
-        self.prompts = _TextClasses([p for p, _ in pool])
-        self.answers = _TextClasses([r for _, r in pool])
-        self.blank = np.fromiter((not r.strip() for _, r in pool), dtype=bool, count=len(pool))
+        self.prompts = TextClasses(MappedSequence(pool, lambda x: x[0]))
+        self.answers = TextClasses(MappedSequence(pool, lambda x: x[1]))
 
     def nearest(self, n: int, prompt: str, response: str):
         """Sorted pool positions of the valid answers (another prompt, another answer, not blank) whose token
