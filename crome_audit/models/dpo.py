@@ -119,11 +119,13 @@ class CausalFormatter:
         return out
 
 
-def response_logprobs(model, items: list[DPOEncoded], pad_id: int, avg: bool) -> list[float]:
-    """Sum (or mean) of log p(token) over each item's response tokens, one batched forward pass."""
+def response_logprobs(model, items: list[DPOEncoded], pad_id: int, avg: bool, rows: int | None = None,
+                      width: int | None = None) -> list[float]:
+    """Sum (or mean) of log p(token) over each item's response tokens, one batched forward pass (of shape
+    ``(rows, width)`` when given: spare rows are copies, never read)."""
     import torch
 
-    ids, mask, _ = collate(items, pad_id, input_device(model))
+    ids, mask, _ = collate(items, pad_id, input_device(model), rows=rows, width=width)
     logits = model(input_ids=ids, attention_mask=mask).logits  # [B, T, V]
     rows, cols = [], []
     for b, e in enumerate(items):
@@ -183,7 +185,10 @@ class DPOOptions:
                                         "chat template.")
     trust_remote_code: bool = option(False, "Allow custom model code from the model folder/hub.")
     batch_size: int | None = option(None, "Max texts per batch (default: token-budget batching only).")
-    max_batch_tokens: int | None = option(None, "Padded tokens per batch (default 4096 on CPU, 16384 on GPU).")
+    max_batch_tokens: int | None = option(None, "Padded tokens per batch (default 4096 on CPU, 16384 on GPU); when "
+                                                "batch_invariant, the fixed forward shape (part of the cache key).")
+    batch_invariant: bool = option(True, "Fixed-shape forwards: rewards bit-identical whatever the batching "
+                                         "(false: dynamic padding, faster, rewards drift in the last bits).")
     device_map: str | dict | None = option(None, "accelerate big-model placement: auto, balanced, sequential, or a JSON "
                                           "object module -> device (layers spread over GPUs/CPU).")
     max_memory: str | dict | None = option(None, "With device_map: per-device caps, e.g. 0=70GiB,1=70GiB,cpu=200GiB.")
@@ -200,7 +205,8 @@ class DPORewardModel(RewardModel):
     def __init__(self, spec: str, mode: str | None = None, device: str = "auto", dtype: str = "auto",
                  max_length: int | None = None, template: str | None = None, trust_remote_code: bool = False,
                  batch_size: int | str | None = None, max_batch_tokens: int | None = None, device_map=None,
-                 max_memory=None):
+                 max_memory=None, batch_invariant: bool = True):
+        from ..hf_common import MAX_FORWARD_ROWS, SHAPE_RULE
         from .hf import resolve_device, resolve_dtype
 
         body = spec[len("dpo:"):] if spec.startswith("dpo:") else spec
@@ -244,10 +250,14 @@ class DPORewardModel(RewardModel):
         ident = {"policy": _identity(self.policy_path, self.policy),
                  "ref": _identity(self.ref_path, self.ref) if self.ref is not None else None,
                  "mode": self.mode, "fmt": self.formatter.describe(), "dtype": str(self.dtype)}
+        self.batch_invariant = bool(batch_invariant)
+        if self.batch_invariant:  # the forward shapes decide the last bits (as for hf:): old scores not reused
+            ident["shape"] = f"{SHAPE_RULE}:{self.max_batch_tokens}:{MAX_FORWARD_ROWS}"
         self.fingerprint = "dpo-" + hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
 
     def info(self) -> dict:
         return {"adapter": "DPORewardModel", "policy": self.policy_path, "reference": self.ref_path,
+                "batch_invariant": self.batch_invariant, "max_batch_tokens": self.max_batch_tokens,
                 "mode": self.mode, "reward": ("log pi - log pi_ref" if self.ref is not None else "log pi")
                 + (" per response token" if self.mode == "avg" else " summed over response tokens"),
                 "model_type": self.policy.config.model_type, "device": self.device,
@@ -261,18 +271,26 @@ class DPORewardModel(RewardModel):
         return enc
 
     def plan_batches(self, encoded):
-        """``(batches, rep)``: one pass per distinct token sequence, grouped by token budget."""
-        return plan_unique_batches(encoded, self.max_batch_tokens, self.batch_size)
+        """``(batches, rep)``: one pass per distinct token sequence, grouped by token budget (or, when
+        batch-invariant, one batch per fixed-shape forward, as hf: does)."""
+        shape = (self.max_batch_tokens, self.formatter.max_length) if self.batch_invariant else None
+        return plan_unique_batches(encoded, self.max_batch_tokens, self.batch_size, fixed_shape=shape)
 
     def score_batch(self, items) -> list[float]:
         """Implicit rewards of one planned batch: policy (minus reference) response log-probabilities."""
         import torch
 
+        from ..hf_common import bucket_width, forward_rows
+
         avg = self.mode == "avg"
+        shape = {}
+        if self.batch_invariant:  # a planned batch is one fixed-shape forward: its texts share one width
+            width = bucket_width(max(len(e.input_ids) for e in items), self.formatter.max_length)
+            shape = {"rows": forward_rows(width, self.max_batch_tokens), "width": width}
         with torch.inference_mode():
-            r = response_logprobs(self.policy, items, self.pad_id, avg)
+            r = response_logprobs(self.policy, items, self.pad_id, avg, **shape)
             if self.ref is not None:
-                r = [a - b for a, b in zip(r, response_logprobs(self.ref, items, self.pad_id, avg))]
+                r = [a - b for a, b in zip(r, response_logprobs(self.ref, items, self.pad_id, avg, **shape))]
         return r
 
     def score_encoded(self, encoded) -> list[float]:
