@@ -48,6 +48,8 @@ ABLATIONS = {  # Crome variants: name -> --set overrides, most informative first
     "crome-tie-weight-0.3": ["train.tie_weight=0.3"],
     "crome-no-neutrals": ["augment.neutral_ratio=0"],
     "crome-tie-weight-3": ["train.tie_weight=3"],  # the other direction: do ties offset the causal pairs if heavier?
+    "crome-no-causal": ["augment.max_causal_per_pair=0", "augment.upgrades=false"],  # ties only: do the causal
+    # pairs (whose rejected sides carry inserted text) teach the negative style effects?
 }
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
 
