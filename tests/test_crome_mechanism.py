@@ -25,8 +25,9 @@ work: measured, Crome without ties also stays below 0.7 x BT on all three seeds 
 widen its clean margins, the denominator), so (1) would pass for a reason other than the mechanism. If the ties
 taught nothing, each seed would pass (2) by chance about half the time, all three about 1 in 8 (the no-ties twin
 also has fewer steps: 56 vs 84; ``train.tie_weight: 0`` would match the steps exactly, not measured here). Numbers per seed: benchmarks/RESULTS.md ("Mechanism
-test"). Nine tiny trainings, about 3 min of CPU (estimated: the BT + no-ties half took 1 min 38 s of CPU in the
-exploration run), over the issue's one-minute size, hence ``slow``.
+test"). Three tiny trainings and audits per seed. Measured on 2 idle cores (2026-12-02): 25 s wall for one seed
+(39 s of CPU for the whole pytest process, imports included), so one seed is the issue's "under a minute".
+Seed 0 runs as a plain test and seeds 1-2 are marked ``slow``, which CI still runs.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def _write(path, rows):
     return str(path)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
+# seed 0 is the CI-sized proof (25 s wall, ~35 s CPU on 2 idle cores); seeds 1-2 replicate it (marked slow)
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_crome_is_less_sensitive_to_an_injected_markdown_cue(tmp_path, answers_pairs, seed):
     rng = random.Random(seed)
     pool = list(answers_pairs)
