@@ -17,6 +17,7 @@ prompt and the responses, which are JSON types.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import tempfile
@@ -70,10 +71,8 @@ class SpilledRecords(Sequence):
 
     def __iter__(self) -> Iterator[dict]:
         n, i = len(self), 0
-        while i < n:
-            j = i + 1  # as many records as fit in one block (at least one)
-            while j < n and self._offsets[j + 1] - self._offsets[i] <= _READ_BLOCK:
-                j += 1
+        while i < n:  # as many whole records as fit in one block (at least one)
+            j = min(n, max(i + 1, bisect.bisect_right(self._offsets, self._offsets[i] + _READ_BLOCK) - 1))
             yield from self._read(i, j)
             i = j
 
