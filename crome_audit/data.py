@@ -361,7 +361,7 @@ def _normalise_single(loc: str, row: dict, index: int) -> dict:
 
 
 def _normalise_all(rows, info, normalise, limit, skip_invalid, spill_after: int | None = None):
-    """Normalise ``rows`` (a list, consumed: each raw row is dropped once normalised, or an iterator).
+    """Normalise ``rows`` (non-empty: a list, consumed, each raw row dropped once normalised; or an iterator).
     ``spill_after``: beyond that many records they move to a :class:`~crome_audit.record_store.SpilledRecords`
     (a temporary file read back by index), so a million-pair audit does not hold 1.8 GB of dicts."""
     records, skipped = [], []
@@ -381,8 +381,6 @@ def _normalise_all(rows, info, normalise, limit, skip_invalid, spill_after: int 
             records = store
         if limit is not None and len(records) >= limit:
             break  # --limit N: the first N valid rows; rows after them are neither read nor counted
-    if not records and not skipped:
-        raise InputError(f"{info['path']}: no rows")
     if not records:
         raise InputError(f"{info['path']}: no valid rows ({len(skipped)} skipped; first: {skipped[0]})")
     info["n"] = len(records)
