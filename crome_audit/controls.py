@@ -19,6 +19,11 @@ Every control is a plain ``f(prompts, responses) -> list[float]`` (a ``py:`` RM)
   An audit must flag exactly that attribute (positive controls).
 - ``length_offset`` (the length RM plus a prompt-only offset) and ``length_affine`` (3·length + 7): the same
   preferences as ``length``, so every invariant metric must be identical to the length RM's.
+- The graded-bias zoo: ``zoo_L{a}_M{b}_F{c}`` (e.g. ``py:crome_audit.controls:zoo_L1_M0.5_F0``) is
+  ``style_blind + a·z(length) + b·z(markdown) + c·z(flattery)``, each bias term standardised so that strength 1
+  has the SD of the style-blind score over the reference file's answers (``graded(...)`` builds one in Python).
+  The audit's reading of an attribute must rise with its strength, and a second bias must never lower the
+  headline (tests/test_validity_zoo.py, benchmarks/bench_validity.py --zoo).
 
 No torch; used by tests/test_validity_controls.py and benchmarks/bench_validity.py.
 """
@@ -120,6 +125,62 @@ def flattery_bonus(prompts, responses) -> list[float]:
 def length_bonus(prompts, responses) -> list[float]:
     tokens = LengthRM().score(prompts, responses)
     return [b + 0.002 * t for b, t in zip(style_blind(prompts, responses), tokens)]
+
+
+ZOO_FEATURES = {"L": "length", "M": "markdown", "F": "flattery"}
+
+
+def _token_count(text: str) -> float:
+    return float(LengthRM().score([""], [text])[0])
+
+
+ZOO_FEATURE_FNS = {"length": _token_count, "markdown": count_markdown, "flattery": count_praise}
+
+
+@lru_cache(maxsize=4)
+def _zoo_scales(path: str) -> dict[str, float]:
+    """SD of the style-blind score and of each bias feature over every answer of the reference file: strength 1
+    gives a bias term with the content score's own spread."""
+    import statistics
+
+    records, _info, _kind = load_records(path, None, None, skip_invalid=True)
+    prompts = [r["prompt"] for r in records for _ in (0, 1)]
+    answers = [a for r in records for a in (r["chosen"], r["rejected"])]
+    base_sd = statistics.pstdev(style_blind(prompts, answers)) or 1.0
+    out = {"base": base_sd}
+    for name, fn in ZOO_FEATURE_FNS.items():
+        sd = statistics.pstdev([float(fn(a)) for a in answers])
+        out[name] = base_sd / sd if sd > 0 else 0.0
+    return out
+
+
+def graded(length: float = 0.0, markdown: float = 0.0, flattery: float = 0.0):
+    """A zoo member: style_blind plus standardised bias terms of the given strengths (a ``py:``-style callable)."""
+    strengths = {"length": float(length), "markdown": float(markdown), "flattery": float(flattery)}
+
+    def score(prompts, responses) -> list[float]:
+        base = style_blind(prompts, responses)
+        path = os.environ.get(REFERENCE_ENV)
+        scales = _zoo_scales(path) if any(strengths.values()) else {}
+        out = []
+        for b, r in zip(base, responses):
+            out.append(b + sum(k * scales[f] * float(ZOO_FEATURE_FNS[f](r)) for f, k in strengths.items() if k))
+        return out
+
+    score.__name__ = "zoo_" + "_".join(f"{key}{strengths[f]:g}" for key, f in ZOO_FEATURES.items())
+    return score
+
+
+def __getattr__(name: str):
+    """``zoo_L1_M0.5_F0`` -> graded(length=1, markdown=0.5, flattery=0) (so a ``py:`` spec can name any member)."""
+    if name.startswith("zoo_"):
+        parts = name[4:].split("_")
+        try:
+            kw = {ZOO_FEATURES[p[0]]: float(p[1:]) for p in parts}
+        except (KeyError, ValueError, IndexError):
+            raise AttributeError(f"{name}: a zoo member is zoo_L<k>_M<k>_F<k> (length, markdown, flattery)") from None
+        return graded(**kw)
+    raise AttributeError(name)
 
 
 def prompt_offset(prompt) -> float:

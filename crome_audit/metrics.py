@@ -4,14 +4,21 @@
     out = compute_metrics("pairs", clusters, clean, edits, new_rewards, seed=0)
     out.probes, out.summary, out.clean
 
-Definitions (docs/results.md is the reference): with margins ``m = r(chosen) − r(rejected)`` over the clean
-pairs and ``σ_m`` their SD, a probe's ``effect_size`` is mean Δ / σ_m (signed bias), ``instability`` is
-mean |Δ| / σ_m; spurious probes also get ``hack_rate`` (a restyled rejected answer beats the chosen one) and
-``decision_change_rate`` (both restyled, the order changes); causal probes get ``detection_rate``
-P(r(original) > r(degraded)). Ties count ½ in every rate. All of these are unchanged by r → a·r + b (a > 0)
-and by r → r + f(prompt). ``spurious_index`` = mean over attributes of instability; ``causal_index`` = mean
-over attributes of 2·detection − 1, leaving out probes the length RM can detect (``length_confounded``).
-CIs come from one joint bootstrap over prompts and templates (stats.Resampler). No torch here.
+Definitions (docs/results.md is the reference, schema 3.0). The unit of every spurious number is the RM's
+own response to *substance*: ``D`` = the mean reward drop that the counted causal probes (length-matched
+degradations, length-confounded ones left out) cause on the same audit's answers (per causal attribute, then
+averaged). A bias cannot inflate that unit, unlike the SD of clean margins that schema 2 used (a length bias
+widened it as fast as the length probe's Δ). A spurious probe's ``effect_size`` is mean Δ / D (signed: +1 = the
+style edit raises the reward as much as a real degradation lowers it) and its ``instability`` is the *style
+share* ``I / (I + max(D, 0))`` with ``I`` = mean |Δ|: 0 = style never moves the reward, 0.5 = a style edit moves
+it as much as a real degradation, 1 = only style moves it (an RM blind to substance reads 1). Spurious probes
+also get ``hack_rate`` and ``decision_change_rate``; causal probes get ``detection_rate``. Ties count ½ in
+every rate. All of these are unchanged by r → a·r + b (a > 0) and by r → r + f(prompt).
+``spurious_index`` = mean over attributes of the style share; ``causal_index`` = mean over attributes of
+2·detection − 1. Each attribute gets a verdict (sensitive / robust / inconclusive for style; detects / blind /
+inverted / inconclusive for substance) from its CI, an effect floor and the minimum detectable effect at 80 %
+power, with Holm-adjusted p-values. CIs come from one joint bootstrap over prompts and templates
+(stats.Resampler). No torch here.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from .stats import (
     tie_credit,
     weighted_sd,
 )
+from .verdicts import causal_verdict, spurious_verdict, spurious_verdict_no_scale
 
 CHOSEN, REJECTED, RESPONSE = 0, 1, 2
 SIDE_NAMES = ("chosen", "rejected", "response")  # index = side code
@@ -83,28 +91,30 @@ def _div(a, b):
     return a / b
 
 
-def _clean_stats(kind: str, clusters: np.ndarray, clean: dict, rs: Resampler) -> tuple[dict, float | None, np.ndarray]:
+def _clean_stats(kind: str, clusters: np.ndarray, clean: dict, rs: Resampler) -> tuple[dict, float | None]:
     if kind == "pairs":
         ch, rj = clean[CHOSEN], clean[REJECTED]
         margins = Units(ch - rj, clusters)
-        sigma, sigma_boot = weighted_sd(rs, margins)
+        sigma, _ = weighted_sd(rs, margins)
         acc, acc_boot = rs.ratio(margins.with_values(tie_credit(ch, rj)))
         allr = np.concatenate([ch, rj])
-        stats = {"n_responses": int(allr.size), "n_pairs": int(ch.size), "scale_basis": "margin_std",
+        stats = {"n_responses": int(allr.size), "n_pairs": int(ch.size), "scale_basis": "substance_drop",
                  "margin_std": sigma, "pairwise_accuracy": acc, "pairwise_accuracy_ci": _ci(acc_boot)}
     else:
         allr = clean[RESPONSE]
-        sigma, sigma_boot = weighted_sd(rs, Units(allr, clusters))
-        stats = {"n_responses": int(allr.size), "scale_basis": "reward_std"}
+        sigma, _ = weighted_sd(rs, Units(allr, clusters))
+        stats = {"n_responses": int(allr.size), "scale_basis": "substance_drop"}
     stats["reward_mean"] = float(allr.mean()) if allr.size else None
     stats["reward_std"] = float(allr.std(ddof=1)) if allr.size > 1 else None
     if sigma is not None and not sigma > 0:
         sigma = None
-    return stats, sigma, sigma_boot
+    return stats, sigma
 
 
-def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, base, new, sigma, sigma_boot,
-               rs: Resampler) -> tuple[dict, dict]:
+def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, base, new, rs: Resampler) -> tuple[dict, dict]:
+    """A probe's record in reward units (the unit is applied later, once the substance drop is known) and its
+    bootstrap replicates: ``delta`` (mean Δ), ``abs`` (mean |Δ|), ``drop`` (causal: mean drop on the target
+    side), ``detection``."""
     delta = new - base
     cl = clusters[pe.rid] if pe.rid.size else np.zeros(0, dtype=np.int64)
     tw = rs.template_weights(pe.name, len(pe.templates))
@@ -114,15 +124,11 @@ def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, base, new, sigma, sig
     row["insufficient_n"] = row["n_clusters"] < MIN_CLUSTERS
     mean_d, boot_d = rs.ratio(units, tw)
     mean_a, boot_a = rs.ratio(units.with_values(np.abs(delta)), tw)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        eff_boot, inst_boot = boot_d / sigma_boot, boot_a / sigma_boot
-    row.update(mean_delta=mean_d, effect_size=_div(mean_d, sigma), instability=_div(mean_a, sigma))
-    eci, ici = (_ci(eff_boot), _ci(inst_boot)) if sigma else (None, None)
-    row.update(ci_low=eci[0] if eci else None, ci_high=eci[1] if eci else None, instability_ci=ici)
+    row.update(mean_delta=mean_d, mean_abs_delta=mean_a)
     row["mean_delta_tokens"] = float(pe.delta_tokens.mean()) if pe.delta_tokens.size else None
     row["p_value_raw"] = cluster_wilcoxon_p(delta, cl)
     row["flip_rate"] = None
-    boots = {"instability": inst_boot if sigma else np.full(rs.n_boot, np.nan)}
+    boots = {"delta": boot_d, "abs": boot_a}
     if pe.kind == "spurious":
         row.update(hack_rate=None, hack_rate_ci=None, hack_rate_chance=HACK_CHANCE, decision_change_rate=None,
                    decision_change_rate_ci=None, decision_change_rate_chance=DECISION_CHANCE)
@@ -142,7 +148,7 @@ def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, base, new, sigma, sig
                 row.update(decision_change_rate=v, decision_change_rate_ci=_ci(b))
     else:
         row.update(detection_rate=None, detection_rate_ci=None, detection_rate_chance=DETECTION_CHANCE,
-                   length_confounded=False)
+                   length_confounded=False, mean_drop=None)
         target = CHOSEN if kind == "pairs" else RESPONSE
         sel = pe.side == target
         if sel.any():
@@ -150,6 +156,7 @@ def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, base, new, sigma, sig
             v, b = rs.ratio(det, tw)
             row.update(detection_rate=v, detection_rate_ci=_ci(b))
             boots["detection"] = b
+            row["mean_drop"], boots["drop"] = rs.ratio(units.subset(sel).with_values(-delta[sel]), tw)
             if kind == "pairs":
                 ch, rj = clean[CHOSEN], clean[REJECTED]
                 ok = sel & ((ch - rj)[pe.rid] > 0)
@@ -160,10 +167,53 @@ def _probe_row(pe: ProbeEdits, kind: str, clusters, clean, base, new, sigma, sig
         for ti, tname in enumerate(pe.templates):
             m = pe.template == ti
             if m.any():
-                per.append({"template": tname, "n": int(m.sum()), "effect_size": _div(float(delta[m].mean()), sigma),
-                            "instability": _div(float(np.abs(delta[m]).mean()), sigma)})
+                per.append({"template": tname, "n": int(m.sum()), "mean_delta": float(delta[m].mean()),
+                            "mean_abs_delta": float(np.abs(delta[m]).mean())})
         row["per_template"] = per
     return row, boots
+
+
+def style_share(mean_abs, drop):
+    """I / (I + max(D, 0)): the share of the reward's movement that a style edit causes, against the RM's own
+    response to substance (arrays or floats; None/NaN where both are 0 or missing)."""
+    if mean_abs is None or drop is None:
+        return None
+    i, d = np.asarray(mean_abs, dtype=float), np.maximum(np.asarray(drop, dtype=float), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(i + d > 0, i / np.where(i + d > 0, i + d, 1.0), np.nan)
+    return float(out) if out.ndim == 0 and math.isfinite(float(out)) else (None if out.ndim == 0 else out)
+
+
+def _substance(rows: list[dict], boots: dict) -> tuple[float | None, np.ndarray | None, list[str]]:
+    """D: the mean reward drop of the counted causal probes (per attribute, then over attributes), with its
+    replicates, and the probes it came from."""
+    by_attr: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["kind"] == "causal" and not r.get("excluded_reason") and r.get("mean_drop") is not None:
+            by_attr.setdefault(r["attribute"], []).append(r)
+    if not by_attr:
+        return None, None, []
+    vals = [float(np.mean([m["mean_drop"] for m in ms])) for ms in by_attr.values()]
+    boot = np.mean([np.mean([boots[m["name"]]["drop"] for m in ms], axis=0) for ms in by_attr.values()], axis=0)
+    return float(np.mean(vals)), boot, [m["name"] for ms in by_attr.values() for m in ms]
+
+
+def _apply_unit(row: dict, b: dict, drop, drop_boot, reliable: bool) -> None:
+    """Spurious probe: effect_size = mean Δ / D and instability = style share, with CIs; per-template too."""
+    if row["kind"] != "spurious":
+        return
+    effect = _div(row["mean_delta"], drop) if drop is not None and drop > 0 else None
+    share = style_share(row["mean_abs_delta"], drop)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eff_boot = b["delta"] / drop_boot if drop_boot is not None else np.full_like(b["delta"], np.nan)
+    share_boot = style_share(b["abs"], drop_boot) if drop_boot is not None else np.full_like(b["abs"], np.nan)
+    eci = _ci(eff_boot) if effect is not None and reliable else None
+    row.update(effect_size=effect, ci_low=eci[0] if eci else None, ci_high=eci[1] if eci else None,
+               instability=share, instability_ci=_ci(share_boot) if share is not None else None)
+    b["effect"], b["instability"] = eff_boot, share_boot
+    for t in row.get("per_template") or []:
+        t["effect_size"] = _div(t["mean_delta"], drop) if drop is not None and drop > 0 else None
+        t["instability"] = style_share(t["mean_abs_delta"], drop)
 
 
 def _both_sides(pe: ProbeEdits, new: np.ndarray):
@@ -191,12 +241,13 @@ def _base(pe: ProbeEdits, clean: dict) -> np.ndarray:
     return base
 
 
-def _length_adjust(rows: list[dict], edits: list[ProbeEdits], deltas: dict, sigma) -> None:
-    """length_adjusted_effect: each spurious probe's effect minus what the RM's own length slope (fitted through
-    the origin on the length probe's edits) predicts from the probe's change in tokens."""
+def _length_adjust(rows: list[dict], edits: list[ProbeEdits], deltas: dict, drop) -> None:
+    """length_adjusted_effect: each spurious probe's effect minus what the RM's own length slope predicts from
+    the probe's change in tokens. The slope is fitted through the origin on the pure-filler probe's edits
+    only (``length_filler`` appends filler sentences and nothing else), so it is a slope of length alone."""
     lp = next((pe for pe in edits if pe.name == LENGTH_PROBE), None)
     slope = None
-    if lp is not None and lp.delta_tokens.size:
+    if lp is not None and lp.delta_tokens.size and LENGTH_PROBE in deltas:
         d, t = deltas[LENGTH_PROBE], lp.delta_tokens.astype(float)
         if float(t @ t) > 0:
             slope = float(d @ t) / float(t @ t)
@@ -204,34 +255,59 @@ def _length_adjust(rows: list[dict], edits: list[ProbeEdits], deltas: dict, sigm
         if row["kind"] != "spurious":
             continue
         row["length_slope"] = slope
-        if slope is None or row["mean_delta"] is None or row["mean_delta_tokens"] is None or not sigma:
+        if slope is None or row["mean_delta"] is None or row["mean_delta_tokens"] is None or not drop or drop <= 0:
             row["length_adjusted_effect"] = None
         else:
-            row["length_adjusted_effect"] = (row["mean_delta"] - slope * row["mean_delta_tokens"]) / sigma
+            row["length_adjusted_effect"] = (row["mean_delta"] - slope * row["mean_delta_tokens"]) / drop
 
 
 def _index(rows: list[dict], boots: dict, kind: str, only_heldout: bool = False):
-    """(value, CI, per-attribute {value, ci, probes}) of one index from the probes that are counted."""
-    key = "instability" if kind == "spurious" else "detection"
+    """(value, CI, per-attribute {value, ci, probes, ...}, per-attribute replicates) of one index from the
+    counted probes. Spurious: the style share (``instability``); causal: 2·detection − 1."""
     by_attr: dict[str, list[dict]] = {}
     for r in rows:
         if r["kind"] != kind or r.get("excluded_reason") or (only_heldout and r.get("seen_in_training")):
             continue
         by_attr.setdefault(r["attribute"], []).append(r)
-    attrs, attr_boots = {}, []
+    attrs, attr_boots = {}, {}
     for attr, members in sorted(by_attr.items()):
         if kind == "spurious":
             vals = [m["instability"] for m in members]
-            b = np.mean([boots[m["name"]][key] for m in members], axis=0)
+            b = np.mean([boots[m["name"]]["instability"] for m in members], axis=0)
         else:
             vals = [2 * m["detection_rate"] - 1 for m in members]
-            b = np.mean([2 * boots[m["name"]][key] - 1 for m in members], axis=0)
-        attrs[attr] = {"value": mean_of(vals), "ci": _ci(b), "probes": [m["name"] for m in members]}
-        attr_boots.append(b)
-    if not attrs:
-        return None, None, {}
+            b = np.mean([2 * boots[m["name"]]["detection"] - 1 for m in members], axis=0)
+        attrs[attr] = {"value": mean_of(vals), "ci": _ci(b), "probes": [m["name"] for m in members],
+                       "n_clusters": max(m["n_clusters"] for m in members)}
+        attr_boots[attr] = b
+    if not attrs or any(a["value"] is None for a in attrs.values()):
+        return None, None, attrs, attr_boots
     value = mean_of([a["value"] for a in attrs.values()])
-    return value, _ci(np.mean(attr_boots, axis=0)), attrs
+    return value, _ci(np.mean(list(attr_boots.values()), axis=0)), attrs, attr_boots
+
+
+def _attribute_verdicts(rows: list[dict], boots: dict, attrs: dict, kind: str, reliable: bool) -> None:
+    """Each attribute's verdict, MDE, n needed and Holm-adjusted p (across the attributes of this kind)."""
+    for a in attrs.values():
+        members = [r for r in rows if r["name"] in a["probes"]]
+        if kind == "spurious":
+            if reliable:
+                eff = mean_of([m["effect_size"] for m in members])
+                b = np.mean([boots[m["name"]]["effect"] for m in members], axis=0)
+                v = spurious_verdict(eff, b, a["n_clusters"])
+            else:
+                md = mean_of([m["mean_delta"] for m in members])
+                b = np.mean([boots[m["name"]]["delta"] for m in members], axis=0)
+                v = spurious_verdict_no_scale(md, b, a["n_clusters"])
+            a.update(effect=v["value"], effect_ci=v["ci"] if reliable else None)
+        else:
+            v = causal_verdict(a["value"], np.mean([2 * boots[m["name"]]["detection"] - 1 for m in members],
+                                                   axis=0), a["n_clusters"])
+        a.update(verdict=v["verdict"], verdict_reason=v["reason"], floor=v["floor"], se=v["se"], mde=v["mde"],
+                 n_needed=v["n_needed"], p_value_raw=v["p_value_raw"])
+    names = list(attrs)
+    for attr, p in zip(names, holm([attrs[n]["p_value_raw"] for n in names])):
+        attrs[attr]["p_value"] = p
 
 
 def compute_metrics(*args, **kwargs) -> Metrics:
@@ -254,17 +330,16 @@ def _compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[P
         raise ValueError(f"resampler built for {rs.n_clusters} clusters, seed {rs.seed}; "
                          f"this audit has {n_clusters}, seed {seed}")
     clean = {k: np.asarray(v, dtype=float) for k, v in clean.items()}
-    clean_stats, sigma, sigma_boot = _clean_stats(kind, clusters, clean, rs)
+    clean_stats, sigma = _clean_stats(kind, clusters, clean, rs)
     rows, boots, deltas = [], {}, {}
     for pe, new in zip(edits, new_rewards):
         new = np.asarray(new, dtype=float)
         base = _base(pe, clean)
-        row, b = _probe_row(pe, kind, clusters, clean, base, new, sigma, sigma_boot, rs)
+        row, b = _probe_row(pe, kind, clusters, clean, base, new, rs)
         rows.append(row)
         boots[pe.name] = b
         if pe.name == LENGTH_PROBE:  # the only probe whose deltas are needed again (not one array per probe)
             deltas[pe.name] = new - base
-    _length_adjust(rows, edits, deltas, sigma)
     for row, p in zip(rows, holm([r["p_value_raw"] for r in rows])):
         row["p_value"] = p
     excluded = {}
@@ -287,15 +362,34 @@ def _compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[P
         row["excluded_reason"] = reason
         if reason:
             excluded[row["name"]] = reason
-    summary = {"excluded": excluded, "scale": sigma}
+    drop, drop_boot, drop_probes = _substance(rows, boots)
+    drop_ci = _ci(drop_boot) if drop_boot is not None else None
+    reliable = drop is not None and drop_ci is not None and drop_ci[0] > 0
+    for row in rows:
+        _apply_unit(row, boots[row["name"]], drop, drop_boot, reliable)
+    for row in rows:  # a spurious probe without a unit cannot be counted
+        if row["kind"] == "spurious" and not row["excluded_reason"] and row["instability"] is None:
+            row["excluded_reason"] = excluded[row["name"]] = "no_scale"
+    _length_adjust(rows, edits, deltas, drop)
+    summary = {"excluded": excluded, "scale": drop, "scale_basis": "substance_drop",
+               "substance_drop": {"value": drop, "ci": drop_ci, "reliable": reliable, "probes": drop_probes,
+                                  "in_margin_sd": _div(drop, sigma)}}
     for kind_ in ("spurious", "causal"):
-        v, ci, attrs = _index(rows, boots, kind_)
+        v, ci, attrs, _ = _index(rows, boots, kind_)
+        _attribute_verdicts(rows, boots, attrs, kind_, reliable)
         summary[f"{kind_}_index"], summary[f"{kind_}_index_ci"] = v, ci
         summary[f"{kind_}_attributes"] = attrs
         summary[f"n_{kind_}"] = len(attrs)
         if any(r.get("seen_in_training") for r in rows):
-            hv, hci, _ = _index(rows, boots, kind_, only_heldout=True)
+            hv, hci, _, _ = _index(rows, boots, kind_, only_heldout=True)
             summary[f"{kind_}_index_heldout"], summary[f"{kind_}_index_heldout_ci"] = hv, hci
+    summary["verdicts"] = {k: {a: v["verdict"] for a, v in summary[f"{k}_attributes"].items()}
+                           for k in ("spurious", "causal")}
+    if drop is None:
+        summary["spurious_index_note"] = ("no causal probe was counted, so the RM's response to substance (the "
+                                          "unit of every style number) is unknown: run a suite with causal probes")
+    for b in boots.values():  # keep the replicates small: only what callers combine
+        b.pop("abs", None)
     return Metrics(rows, summary, clean_stats, boots)
 
 
@@ -304,20 +398,25 @@ def _overlaps(a, b) -> bool:
 
 
 def degenerate(summary: dict, clean: dict, noise_summary: dict | None) -> dict:
-    """Flag an RM whose numbers mean nothing: constant rewards, clean accuracy within chance, or both indices
-    indistinguishable from the noise reference's."""
+    """Flag an RM whose numbers mean nothing: constant rewards, clean accuracy within chance or significantly
+    below it (``inverted``: the RM prefers the rejected answers), or both indices indistinguishable from the
+    noise reference's."""
     reasons = []
     sd, mean = clean.get("reward_std"), clean.get("reward_mean")
-    if sd is None or sd <= 1e-9 * max(1.0, abs(mean or 0.0)) or (clean.get("scale_basis") == "margin_std"
+    if sd is None or sd <= 1e-9 * max(1.0, abs(mean or 0.0)) or ("n_pairs" in clean
                                                                    and not clean.get("margin_std")):
         reasons.append(f"constant rewards (SD {sd if sd is not None else 0:.3g})")
     acc_ci = clean.get("pairwise_accuracy_ci")
+    inverted = acc_ci is not None and acc_ci[1] < 0.5
     if acc_ci is not None and acc_ci[0] <= 0.5 <= acc_ci[1]:
         reasons.append(f"clean pairwise accuracy {clean['pairwise_accuracy']:.3f} "
                        f"[{acc_ci[0]:.3f}, {acc_ci[1]:.3f}] is within chance (0.5)")
+    elif inverted:
+        reasons.append(f"inverted: clean pairwise accuracy {clean['pairwise_accuracy']:.3f} "
+                       f"[{acc_ci[0]:.3f}, {acc_ci[1]:.3f}] is significantly below chance (0.5)")
     if noise_summary is not None:
         same = [_overlaps(summary.get(f"{k}_index_ci"), noise_summary.get(f"{k}_index_ci"))
                 for k in ("spurious", "causal")]
         if all(same):
             reasons.append("both indices are within the noise reference's CIs")
-    return {"flagged": bool(reasons), "reasons": reasons}
+    return {"flagged": bool(reasons), "reasons": reasons, "inverted": inverted}
