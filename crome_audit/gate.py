@@ -1,10 +1,15 @@
-"""The CI regression gate: compare a run's results.json (schema 2.0) with thresholds and/or a baseline.
+"""The CI regression gate: compare a run's results.json (schema 3.0) with thresholds and/or a baseline.
 
 A regression counts only when it lies outside the confidence intervals (CI), so bootstrap noise never fails a
 build. Every interval is one the run itself reports; the gate invents none (no CI: the point estimate).
 Rules (``tol`` = the tolerance for that kind of metric, 0 by default):
 
-- spurious probe vs baseline: its ``instability`` (mean |Δ| / σ_m; higher = worse) fails when
+- verdicts: every attribute's verdict (``summary.spurious_attributes[a].verdict``: sensitive / robust /
+  inconclusive; causal: detects / blind / inverted / inconclusive). An **inconclusive** attribute fails unless
+  ``allow_inconclusive`` (an underpowered audit is never a pass), and so does a run whose spurious or causal
+  index is missing (nothing was measured) or a baseline whose index is missing. An attribute that was robust
+  in the baseline and is sensitive now fails; one that detected and is now blind or inverted fails.
+- spurious probe vs baseline: its ``instability`` (the style share I / (I + D); higher = worse) fails when
   ``new.ci_low > base.ci_high + tol``.
 - causal probe vs baseline: its ``detection_rate`` (P(original beats degraded); lower = worse) fails when
   ``new.ci_high < base.ci_low - tol``.
@@ -39,7 +44,7 @@ from .registry import suggest
 from .report.compare import dig, interval, num
 from .results import read_json_file, read_results, write_json_atomic
 
-BASELINE_VERSION = "2.0"
+BASELINE_VERSION = "3.0"
 TOLERANCE_KINDS = ("effect", "index", "benchmark")
 PROBE_BASELINE_KEYS = ("name", "attribute", "kind", "family", "n", "n_clusters", "insufficient_n",
                        "length_confounded", "effect_size", "ci_low", "ci_high", "instability", "instability_ci",
@@ -59,7 +64,7 @@ class GateConfig:
     min_causal_index: float | None = field(default=None, metadata={
         "help": "Fail when the causal index is below this, beyond its CI."})
     max_effect: dict = field(default_factory=dict, metadata={
-        "help": "Spurious attribute or probe name -> max instability (mean |Δ| / margin SD), beyond its CI."})
+        "help": "Spurious attribute or probe name -> max instability (style share I / (I + D)), beyond its CI."})
     min_benchmark: dict = field(default_factory=dict, metadata={
         "help": "NAME[.METRIC] (rewardbench = rewardbench.score, 'rewardbench.Chat Hard') -> minimum."})
     max_benchmark: dict = field(default_factory=dict, metadata={
@@ -71,6 +76,8 @@ class GateConfig:
         "help": "Fail (instead of warn) when a probe or benchmark of the baseline is missing from the run."})
     allow_degenerate: bool = field(default=False, metadata={
         "help": "Gate an RM flagged degenerate (summary.degenerate) instead of failing it."})
+    allow_inconclusive: bool = field(default=False, metadata={
+        "help": "Warn instead of failing on inconclusive (underpowered) attributes and on missing indices."})
 
     def has_thresholds(self) -> bool:
         return any([self.max_spurious_index is not None, self.min_causal_index is not None, self.max_effect,
@@ -81,7 +88,7 @@ class GateConfig:
 class Check:
     """One gated metric: one JUnit test case, one line of output."""
 
-    group: str  # threshold | probe | index | benchmark | coverage | degenerate
+    group: str  # threshold | probe | index | benchmark | coverage | degenerate | verdict
     name: str
     status: str  # pass | warn | fail
     message: str
@@ -180,9 +187,10 @@ def load_baseline(path) -> dict:
                          "--write-baseline FILE`) or results.json")
     version = str(obj["crome_audit_baseline"])
     if version.split(".")[0] != BASELINE_VERSION.split(".")[0]:
-        raise InputError(f"{p}: baseline version {version} records the old effect-size metrics; this gate "
-                         f"needs version {BASELINE_VERSION}: re-run the baseline's audit and record it again "
-                         "with `crome-audit gate RUN --write-baseline FILE`")
+        raise InputError(f"{p}: baseline version {version} records the old metrics (before schema "
+                         f"{BASELINE_VERSION}, the index was measured in units of the clean-margin SD, which a bias "
+                         "inflates); they cannot be compared with this run: re-run the baseline's audit and record "
+                         "it again with `crome-audit gate RUN --write-baseline FILE`")
     for key, typ in (("probes", list), ("summary", dict), ("benchmarks", dict)):
         if not isinstance(obj.get(key, typ()), typ):
             raise InputError(f"{p}: field '{key}' must be a {typ.__name__}")
@@ -300,7 +308,48 @@ def evaluate(results: dict, config: GateConfig, baseline: dict | None = None) ->
                 checks.append(check("threshold", name, *metric_value(m), limit))
     if baseline is not None:
         checks += _compare_baseline(results, probes, summary, benchmarks, baseline, config)
+    checks += _verdict_checks(summary, config, baseline)
     return Outcome(checks)
+
+
+GOOD_VERDICTS = {"robust", "detects"}
+# baseline verdict -> run verdicts that are a regression
+VERDICT_REGRESSIONS = {"robust": {"sensitive"}, "detects": {"blind", "inverted"}, "blind": {"inverted"}}
+
+
+def _verdict_checks(summary, config: GateConfig, baseline: dict | None) -> list[Check]:
+    """One check per attribute verdict, and a failing check for a missing index (nothing measured)."""
+    out = []
+    soft = "warn" if config.allow_inconclusive else "fail"
+    hint = "" if config.allow_inconclusive else " (pass --allow-inconclusive to accept it)"
+    bsum = (baseline or {}).get("summary") or {}
+    for kind in ("spurious", "causal"):
+        v, _ = index_value(summary, kind)
+        if v is None:
+            out.append(Check("verdict", f"{kind}_index", soft, f"{kind}_index: missing: the run measured no "
+                             f"{kind} attribute (too few prompts, no probe applied, or no scale){hint}"))
+        if baseline is not None and index_value(bsum, kind)[0] is None:
+            out.append(Check("verdict", f"baseline:{kind}_index", soft, f"baseline {kind}_index: missing or not "
+                             f"a number: nothing to compare against{hint}"))
+        attrs = summary.get(f"{kind}_attributes") if isinstance(summary.get(f"{kind}_attributes"), dict) else {}
+        battrs = bsum.get(f"{kind}_attributes") if isinstance(bsum.get(f"{kind}_attributes"), dict) else {}
+        for attr, rec in attrs.items():
+            if not isinstance(rec, dict):
+                continue
+            verdict = str(rec.get("verdict") or "inconclusive")
+            name = f"verdict:{attr}"
+            before = battrs.get(attr, {}).get("verdict") if isinstance(battrs.get(attr), dict) else None
+            if verdict == "inconclusive":
+                need = rec.get("n_needed")
+                msg = (f"{name}: inconclusive: {rec.get('verdict_reason') or 'underpowered'}"
+                       + (f"; about {need} prompts would resolve it" if need else "") + hint)
+                out.append(Check("verdict", name, soft, msg))
+            elif before in VERDICT_REGRESSIONS and verdict in VERDICT_REGRESSIONS[before]:
+                out.append(Check("verdict", name, "fail", f"{name}: {before} in the baseline, {verdict} now"))
+            else:
+                st = "pass" if verdict in GOOD_VERDICTS else "warn"
+                out.append(Check("verdict", name, st, f"{name}: {verdict}" + (f" (baseline: {before})" if before else "")))
+    return out
 
 
 def _max_effect_checks(probes, summary, limits: dict) -> list[Check]:

@@ -199,10 +199,14 @@ def _substance(rows: list[dict], boots: dict) -> tuple[float | None, np.ndarray 
 
 
 def _apply_unit(row: dict, b: dict, drop, drop_boot, reliable: bool) -> None:
-    """Spurious probe: effect_size = mean Δ / D and instability = style share, with CIs; per-template too."""
-    if row["kind"] != "spurious":
-        return
+    """effect_size = mean Δ / D with its CI (every probe); spurious probes also get instability = the style
+    share, with its CI, and both per template."""
     effect = _div(row["mean_delta"], drop) if drop is not None and drop > 0 else None
+    if row["kind"] != "spurious":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            eci = _ci(b["delta"] / drop_boot) if effect is not None and reliable else None
+        row.update(effect_size=effect, ci_low=eci[0] if eci else None, ci_high=eci[1] if eci else None)
+        return
     share = style_share(row["mean_abs_delta"], drop)
     with np.errstate(invalid="ignore", divide="ignore"):
         eff_boot = b["delta"] / drop_boot if drop_boot is not None else np.full_like(b["delta"], np.nan)

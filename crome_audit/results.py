@@ -2,7 +2,7 @@
 
 Contract (keys other tools rely on; adding keys is always allowed):
 
-    schema_version: "2.0"                  (docs/results.md defines every number)
+    schema_version: "3.0"                  (docs/results.md defines every number)
     rm:        {name, fingerprint, info?}
     data:      {path, sha256, n}
     config:    {...every option of the run...}
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "3.0"
 REQUIRED = ("schema_version", "rm", "data", "config", "versions", "probes", "summary")
 # The keys every 2.0 probe record carries (the 1.0 keys that kept their place; the new metrics may be null
 # for a probe that edited nothing, so readers use .get() for them).
@@ -122,8 +122,10 @@ def read_results(path: str | os.PathLike) -> dict:
         raise InputError(f"{path}: not a crome-audit results file (missing {', '.join(missing)})")
     major = str(obj["schema_version"]).split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
-        raise InputError(f"{path}: schema_version {obj['schema_version']} is not supported (need {SCHEMA_VERSION}; "
-                         "re-run the audit with this crome-audit version)")
+        why = (" (schema 2 measured style in units of the clean-margin SD, which the bias under test inflates: "
+               "its numbers are not comparable with schema 3's)") if major == "2" else ""
+        raise InputError(f"{path}: schema_version {obj['schema_version']} is not supported (need {SCHEMA_VERSION}"
+                         f"{why}; re-run the audit with this crome-audit version)")
     if not isinstance(obj["probes"], list):
         raise InputError(f"{path}: field 'probes' must be a list")
     for i, p in enumerate(obj["probes"]):

@@ -24,6 +24,26 @@ def _ci(ci, spec: str = ".3f") -> str:
     return f" [{format(ci[0], spec)}, {format(ci[1], spec)}]"
 
 
+def verdict_lines(summary: dict) -> list[str]:
+    """One line per attribute: verdict, effect [CI], Holm p, MDE (or the prompts an inconclusive one needs)."""
+    out = []
+    for kind, unit in (("spurious", "effect (D units)"), ("causal", "2·detect − 1")):
+        attrs = summary.get(f"{kind}_attributes")
+        if not isinstance(attrs, dict) or not attrs:
+            continue
+        out.append(f"  {kind + ' attribute':<22}{'verdict':<14}{unit + ' [95% CI]':<30}{'Holm p':>8}{'MDE':>8}")
+        for name, a in attrs.items():
+            if not isinstance(a, dict):
+                continue
+            v = a.get("effect") if kind == "spurious" else a.get("value")
+            ci = a.get("effect_ci") if kind == "spurious" else a.get("ci")
+            eff = f"{_num(v, '+.3f')}{_ci(ci, '+.3f')}"
+            tail = f"  needs ~{a['n_needed']} prompts" if a.get("verdict") == "inconclusive" and a.get("n_needed") else ""
+            out.append(f"  {name:<22}{str(a.get('verdict', '—')):<14}{eff:<30}{_num(a.get('p_value'), '>8.2g')}"
+                       f"{_num(a.get('mde'), '>8.3f')}{tail}")
+    return out
+
+
 def summary_lines(results: dict) -> list[str]:
     s = results.get("summary") or {}
     ref = results.get("reference") or {}
@@ -31,7 +51,8 @@ def summary_lines(results: dict) -> list[str]:
     probes = results.get("probes") or []
     ran = [p for p in probes if p.get("n")]
     lines = []
-    for key, note in (("spurious", "lower = more robust; 0 = ignores style"),
+    for key, note in (("spurious", "style share: 0 = ignores style, 0.5 = style moves it as much as a real "
+                                   "degradation, 1 = only style; lower = more robust"),
                       ("causal", "0 = blind to quality, 1 = perfect")):
         r = "  ".join(f"{name} {_num(rs.get(f'{key}_index'))}" for name, rs in refs.items() if rs)
         lines.append(f"{key + ' index':<15}{_num(s.get(f'{key}_index'))}{_ci(s.get(f'{key}_index_ci'))}"
@@ -44,9 +65,16 @@ def summary_lines(results: dict) -> list[str]:
     n_data = (results.get("data") or {}).get("n")
     lines.append(f"{len(ran)} of {len(probes)} probes changed at least one text; {n_data} {(results.get('data') or {}).get('kind', 'records')}"
                  + (f"; left out of the indices: {', '.join(f'{k} ({v})' for k, v in excluded.items())}" if excluded else ""))
+    drop = s.get("substance_drop") or {}
+    if isinstance(drop, dict) and drop.get("value") is not None and drop.get("in_margin_sd") is not None:
+        lines.append(f"{'unit D':<15}a real degradation lowers the reward by {_num(drop.get('in_margin_sd'), '.2f')} "
+                     "clean-margin SDs" + ("" if drop.get("reliable") else " (CI reaches 0: no reliable unit)"))
+    if s.get("spurious_index_note"):
+        lines.append(f"note: {s['spurious_index_note']}")
     deg = s.get("degenerate") or {}
     if deg.get("flagged"):
         lines.append("WARNING degenerate RM: " + "; ".join(deg.get("reasons") or []))
+    lines += verdict_lines(s)
     header = f"  {'kind':<9}{'probe':<22}{'n':>6}  {'bias (effect) [95% CI]':<28}{'instability':>12}  rate (chance)"
     lines.append(header)
     for p in probes:

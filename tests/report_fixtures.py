@@ -162,7 +162,7 @@ def _probe(rng, pname, attr, kind, fam, n, profile, s_scale, c_scale, ci_half, s
 
 
 def summarize(probes: list[dict], degenerate=()) -> dict:
-    """The summary a 2.0 run writes, from its probe records (attribute = mean of included probes)."""
+    """The summary a 3.0 run writes (every attribute robust / detects), from its probe records (attribute = mean of included probes)."""
     excluded = {}
     groups: dict = {"spurious": {}, "causal": {}}
     for p in probes:
@@ -183,7 +183,8 @@ def summarize(probes: list[dict], degenerate=()) -> dict:
             v = sum(f(p[key]) for p in ps) / len(ps)
             lo = sum(f(p[ci_key][0]) for p in ps) / len(ps)
             hi = sum(f(p[ci_key][1]) for p in ps) / len(ps)
-            attrs[attr] = {"value": _r(v), "ci": [_r(lo), _r(hi)], "probes": [p["name"] for p in ps]}
+            attrs[attr] = {"value": _r(v), "ci": [_r(lo), _r(hi)], "probes": [p["name"] for p in ps],
+                           "verdict": "robust" if kind == "spurious" else "detects"}
         out[f"{kind}_attributes"] = attrs
         out[f"n_{kind}"] = len(attrs)
         if attrs:

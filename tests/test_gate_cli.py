@@ -41,7 +41,7 @@ def test_exit_0_pass_with_baseline_written_by_write_baseline(runs, tmp_path):
     r = _gate(runs["base"], "--write-baseline", tmp_path / "baseline.json")
     assert r.returncode == 0 and "baseline written" in r.stdout
     base = json.loads((tmp_path / "baseline.json").read_text())
-    assert base["crome_audit_baseline"] == "2.0" and base["summary"]["spurious_index_ci"]
+    assert base["crome_audit_baseline"] == "3.0" and base["summary"]["spurious_index_ci"]
     r = _gate(runs["base"], "--baseline", tmp_path / "baseline.json", "--junit", tmp_path / "gate.xml")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "gate PASSED" in r.stdout
@@ -62,7 +62,7 @@ def test_exit_1_regression_with_junit_annotations_and_summary(runs, tmp_path):
     failed = sorted(c.get("name") for c in cases if c.find("failure") is not None)
     assert failed == ["instability:format_markdown", "instability:format_strip", "instability:length_filler",
                       "spurious_index"]
-    assert int(suite.get("tests")) == len(cases) == 19 + 2 + 4 + 1
+    assert int(suite.get("tests")) == len(cases) == 19 + 2 + 4 + 1 + 13  # + one verdict per attribute
     assert int(suite.get("failures")) == 4
     assert all(c.get("classname").startswith("crome_audit.gate.") for c in cases)
     length = next(c for c in cases if c.get("name") == "instability:length_filler")

@@ -126,7 +126,7 @@ def test_noise_level_differences_get_no_star_and_a_no_difference_sentence(tmp_pa
     cmp = align([a, b])
     assert not any(c["best"] for row in verdict_table(cmp, "probes")["rows"] for c in row["cells"])
     assert not any(c["best"] for row in verdict_table(cmp, "benchmarks")["rows"] for c in row["cells"])
-    texts = [s["text"] for s in verdict_sentences(cmp)]
+    texts = [s["text"] for s in verdict_sentences(cmp) if s["kind"] != "verdict"]
     assert texts[0] == "No difference in how much style moves crome and bt overall"
     assert texts[1] == "No difference between crome and bt in noticing broken content"
     assert any(t.startswith("No difference between crome and bt on style attributes length, formatting")
@@ -252,7 +252,9 @@ def test_single_run_report_is_complete(tmp_path):
     assert 'id="fig-bench-0"' in html and 'id="fig-bench-1"' not in html
     assert "num best" not in html  # nothing to be best against
     assert "Compared on what the runs share" not in html
-    sentence = verdict_sentences(align([res]))[0]["text"]
+    sentences = verdict_sentences(align([res]))
+    assert sentences[0]["kind"] == "verdict" and sentences[0]["text"].startswith("only-rm: robust to length")
+    sentence = sentences[1]["text"]
     assert sentence.startswith("only-rm: spurious index") and "noise reference" in sentence
 
 
@@ -293,7 +295,7 @@ def test_bench_only_run_and_null_probe_values(tmp_path):
 
 
 def test_minimal_results_render(tmp_path):
-    minimal = {"schema_version": "2.0", "rm": {"name": "bare"}, "data": {}, "config": {}, "versions": {},
+    minimal = {"schema_version": "3.0", "rm": {"name": "bare"}, "data": {}, "config": {}, "versions": {},
                "probes": [], "summary": None}
     html = _render(tmp_path, [minimal])
     assert "No run has probe or benchmark results to compare." in html
@@ -409,4 +411,4 @@ def test_read_results_errors_reach_the_cli(tmp_path):
         read_results(tmp_path / "missing")
     old = write_run(tmp_path / "old", {**make_results("o", seed=1), "schema_version": "1.0"})
     r = CliRunner().invoke(main, ["report", str(old), "-o", str(tmp_path / "old.html")])
-    assert r.exit_code == 2 and "schema_version 1.0 is not supported (need 2.0" in r.output
+    assert r.exit_code == 2 and "schema_version 1.0 is not supported (need 3.0" in r.output

@@ -81,6 +81,9 @@ def _tolerance(values) -> dict:
 @click.option("--allow-degenerate", is_flag=True,
               help="Gate an RM flagged degenerate (constant, at chance, or within the noise reference) instead of "
                    "failing it.")
+@click.option("--allow-inconclusive", is_flag=True,
+              help="Warn instead of failing on attributes whose verdict is inconclusive (underpowered) and on a "
+                   "missing index.")
 @click.option("--junit", "junit_path", default=None, help="Write JUnit XML here (one test case per gated metric).")
 @click.option("--write-baseline", "write_baseline_path", default=None,
               help="Record RUN_DIR as a baseline JSON at this path (then gate too if gates are given).")
@@ -89,7 +92,7 @@ def _tolerance(values) -> dict:
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures, warnings and the verdict.")
 @cli_errors
 def gate(run_dir, baseline_path, max_spurious_index, min_causal_index, max_effect, min_benchmark,
-         max_benchmark, tolerance, fail_on_missing, allow_degenerate, junit_path, write_baseline_path, github,
+         max_benchmark, tolerance, fail_on_missing, allow_degenerate, allow_inconclusive, junit_path, write_baseline_path, github,
          quiet):
     """Gate RUN_DIR (a run folder or results.json) on thresholds and/or a baseline; exit 1 on a regression."""
     from ..gate import GateConfig, degenerate_reasons, evaluate, load_baseline, write_baseline
@@ -104,7 +107,7 @@ def gate(run_dir, baseline_path, max_spurious_index, min_causal_index, max_effec
                         min_benchmark=_pairs(min_benchmark, "--min-benchmark"),
                         max_benchmark=_pairs(max_benchmark, "--max-benchmark"),
                         tolerance=_tolerance(tolerance), fail_on_missing=fail_on_missing,
-                        allow_degenerate=allow_degenerate)
+                        allow_degenerate=allow_degenerate, allow_inconclusive=allow_inconclusive)
     if junit_path and Path(junit_path).is_dir():
         raise InputError(f"--junit {junit_path}: is a folder; give a file name such as gate.xml")
     results = read_results(run_dir)

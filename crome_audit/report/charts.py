@@ -25,8 +25,9 @@ FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif
 MAX_BENCH_ROWS = 12  # metrics per benchmark chart (the table lists them all)
 # (kind, metric key, CI key, axis title, reference line, its label)
 PROBE_CHARTS = {
-    "fig-bias": ("spurious", "effect_size", None, "bias (margin SDs), + prefers restyled", 0.0, "no bias"),
-    "fig-instability": ("spurious", "instability", "instability_ci", "instability (margin SDs)", None, None),
+    "fig-bias": ("spurious", "effect_size", None, "bias (units of a real degradation), + prefers restyled", 0.0,
+                 "no bias"),
+    "fig-instability": ("spurious", "instability", "instability_ci", "style share I / (I + D)", None, None),
     "fig-detection": ("causal", "detection_rate", "detection_rate_ci", "P(intact beats degraded)", 0.5,
                       "chance (blind)"),
 }
@@ -179,7 +180,7 @@ def scatter_figure(cmp: Comparison) -> go.Figure | None:
     xs = [v for r in runs for v in (r.index("spurious")[1] or (r.index("spurious")[0],) * 2)]
     lo, hi = min(0.0, *xs), max(xs)
     pad = 0.05 * (hi - lo or 1.0)  # markers at x = 0 (a style-blind RM) stay whole
-    fig.update_xaxes(title={"text": "spurious index (instability) → worse", "font": {"size": 11}},
+    fig.update_xaxes(title={"text": "spurious index (style share) → worse", "font": {"size": 11}},
                      range=[lo - pad, hi + pad], automargin=True)
     fig.update_yaxes(title={"text": "causal index (2·detection − 1) → better", "font": {"size": 11}},
                      automargin=True)

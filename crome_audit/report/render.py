@@ -26,16 +26,22 @@ from .tables import benchmark_tables, fmt, probe_flags, probe_table, verdict_tab
 from .verdict import verdict_sentences
 
 GLOSSARY = [
-    ("margin SD (σ_m)", "The standard deviation of r(chosen) − r(rejected) over the clean audited pairs: the unit "
-                        "of every effect, so numbers do not change when an RM's rewards are rescaled, shifted or "
-                        "offset per prompt."),
-    ("bias (effect size)", "Signed mean reward change a spurious probe causes, in margin SDs: + means the RM "
-                           "prefers the restyled text. Whiskers: 95% bootstrap CI resampling prompts and "
-                           "templates."),
-    ("instability", "Mean |reward change| under a style-only edit, in margin SDs: how far the reward moves at "
-                    "all (0 = ignores style). An RM that adds noise scores high here even with no bias."),
-    ("spurious index", "The mean over style attributes of their instability (each attribute the mean of its "
+    ("substance drop (D)", "The mean reward drop the RM gives a real, length-matched degradation of an answer "
+                           "(the counted causal probes): the unit of every style number. A style bias cannot "
+                           "inflate it, and numbers do not change when rewards are rescaled, shifted or offset "
+                           "per prompt."),
+    ("bias (effect size)", "Signed mean reward change a spurious probe causes, in units of D: + means the RM "
+                           "prefers the restyled text; +1 = the edit is worth as much as a real degradation. "
+                           "Whiskers: 95% bootstrap CI resampling prompts and templates."),
+    ("instability (style share)", "I / (I + D), I = mean |reward change| under a style-only edit: 0 = style never "
+                                  "moves the reward, 0.5 = as much as a real degradation, 1 = only style moves it "
+                                  "(an RM blind to substance, such as the noise and length references, reads 1)."),
+    ("spurious index", "The mean over style attributes of their style share (each attribute the mean of its "
                        "probes). Lower is better; CI from one joint bootstrap of the run."),
+    ("verdict", "Per attribute. Style: sensitive (CI excludes 0 and |effect| > the floor 0.2 D), robust (CI "
+                "inside ± the floor) or inconclusive (underpowered: the prompts needed are given). Content: "
+                "detects, blind, inverted or inconclusive (floor 0.1 on 2·detection − 1). MDE = the minimum "
+                "detectable effect at 80% power."),
     ("hack rate", "Among correctly ordered pairs, the share where restyling only the rejected answer makes it win "
                   "(ties ½). Chance (an RM with independent noise) = 1/3."),
     ("detection rate", "Causal probes: P(reward of the intact answer > reward of its degraded copy), ties ½. "

@@ -73,8 +73,8 @@ def verdict_columns(cmp: Comparison) -> list[dict]:
     """(group, label, better, format, getter(run) -> (value, ci), help) for every column some run fills."""
     cols = [
         ("Probes", "Spurious index", "low", "num", lambda r: r.index("spurious"),
-         "Mean over style attributes of the instability: mean |reward change| / margin SD when only the style "
-         "changes. 0 = ignores style. Lower is better."),
+         "Mean over style attributes of the style share I / (I + D): how far a style-only edit moves the reward "
+         "against a real degradation's drop D. 0 = ignores style, 1 = only style moves it. Lower is better."),
         ("Probes", "Causal index", "high", "signed", lambda r: r.index("causal"),
          "Mean over content attributes of 2·detection − 1, detection = P(intact answer beats its degraded "
          "copy), length-confounded probes excluded. 0 = blind, 1 = perfect. Higher is better."),

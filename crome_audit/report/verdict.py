@@ -11,7 +11,7 @@ correlated, so the true CI of the difference is narrower: this one is conservati
 difference, it does not invent one). A difference "separates" when its CI excludes 0.
 
     from crome_audit.report.verdict import verdict_sentences, diff_ci, starred
-    verdict_sentences(align([bt, crome]))    # [{"text", "detail", "kind": "diff"|"same"|"flag"|"info"}]
+    verdict_sentences(align([bt, crome]))    # [{"text", "detail", "kind": "diff"|"same"|"flag"|"info"|"verdict"}]
 
 Plain data; no plotly, no torch.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from .compare import Comparison, Run, num
+from .compare import Comparison, Run, interval, num
 
 TOP_SPURIOUS = 3  # attribute sentences per pair of RMs
 TOP_CAUSAL = 2
@@ -176,6 +176,39 @@ def _single(run: Run, refs: dict) -> list[dict]:
     return [_s("info", f"{run.label}: " + "; ".join(parts))]
 
 
+VERDICT_ORDER = {"spurious": ("sensitive", "inconclusive", "robust"),
+                 "causal": ("inverted", "blind", "inconclusive", "detects")}
+VERDICT_WORDS = {"sensitive": "sensitive to", "robust": "robust to", "inconclusive": "inconclusive on",
+                 "detects": "detects", "blind": "blind to", "inverted": "inverted on"}
+
+
+def attribute_verdicts(run: Run) -> list[dict]:
+    """One sentence per RM: its attributes grouped by verdict (results.json ``summary.*_attributes[a].verdict``),
+    with the effect, its CI and the Holm-adjusted p for sensitive ones and the prompts needed for inconclusive
+    ones."""
+    parts, details = [], []
+    for kind in ("spurious", "causal"):
+        attrs = run.summary.get(f"{kind}_attributes")
+        if not isinstance(attrs, dict):
+            continue
+        for verdict in VERDICT_ORDER[kind]:
+            names = [a for a, rec in attrs.items() if isinstance(rec, dict) and rec.get("verdict") == verdict]
+            if not names:
+                continue
+            parts.append(f"{VERDICT_WORDS[verdict]} {', '.join(_attr_label(a) for a in names)}")
+            for a in names:
+                rec = attrs[a]
+                if verdict == "sensitive" and num(rec.get("effect")) is not None:
+                    p = num(rec.get("p_value"))
+                    details.append(f"{_attr_label(a)} effect {_num(num(rec['effect']), interval(rec.get('effect_ci')), True)}"
+                                   + (f", Holm p {p:.2g}" if p is not None else ""))
+                elif verdict == "inconclusive" and rec.get("n_needed"):
+                    details.append(f"{_attr_label(a)}: about {rec['n_needed']} prompts needed")
+    if not parts:
+        return []
+    return [_s("verdict", f"{run.label}: " + "; ".join(parts), "; ".join(details))]
+
+
 def verdict_sentences(cmp: Comparison) -> list[dict]:
     """Sentences for the first screen: degenerate flags first, then each later RM against the first one
     (the order of the ``report`` command's arguments: put the baseline RM first)."""
@@ -185,6 +218,8 @@ def verdict_sentences(cmp: Comparison) -> list[dict]:
             out.append(_s("flag", f"{r.label} is flagged degenerate: its numbers do not measure robustness; it is "
                                   "never starred and left out of the comparisons", "; ".join(r.degenerate)))
     rated = cmp.rated_runs
+    for r in rated:
+        out += attribute_verdicts(r)
     attrs = {"spurious": [], "causal": []}
     for n in cmp.shared_probes:
         m = cmp.probe_meta[n]
