@@ -196,7 +196,7 @@ def test_length_filler_only_appends_filler_and_prompt_echo_only_restates(spuriou
 
 
 # A spurious probe must not change content. The checks use two scorers that read content only (no markup,
-# emoji, whitespace or punctuation; neither knows a probe's strings), on the ~500 prose pairs of the sample
+# emoji, whitespace or punctuation; neither knows a probe's strings), on the 665 prose pairs of the sample
 # (both answers; hep-* answers are code and no spurious probe edits them). Effects are mean Δ in SDs of the
 # scorer's clean margins (chosen - rejected), the audit's unit. Measured on RewardBench rows[::6]: every probe
 # within 0.0001 SD on the bigram scorer; on prompt relevance, prompt_echo +0.78 SD, every other probe within
