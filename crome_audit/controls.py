@@ -44,7 +44,8 @@ from .probes.text import STOPWORDS
 
 REFERENCE_ENV = "CROME_AUDIT_CONTROL_REFERENCE"
 WORD_RE = re.compile(r"[A-Za-z0-9]+")
-SEGMENT_RE = re.compile(r"[.!?:;]+[\"')\]]*(?:\s|$)|\n")
+# a sentence ends at punctuation, after any closing quote, bracket or markdown emphasis ("**Step one:** Do")
+SEGMENT_RE = re.compile(r"[.!?:;]+[\"')\]*_]*(?:\s|$)|\n")
 MARKDOWN_RE = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+\S|^[ \t]*[-*+][ \t]+\S|\*\*[^*\n]+\*\*|__[^_\n]+__|`[^`\n]+`")
 PRAISE_RE = re.compile(r"\b(great|excellent|brilliant|insightful|love|wonderful|fantastic|amazing|sharp|smart|"
                        r"thoughtful|fascinating|superb|impressive|perceptive|clever)\b", re.IGNORECASE)

@@ -129,7 +129,7 @@ def index_value(summary: dict, kind: str) -> tuple[float | None, tuple | None]:
 
 def probe_metric(p: dict) -> tuple[str, float | None, tuple | None]:
     """(metric name, value, CI) that the gate judges for a probe: instability or detection rate."""
-    key, ci_key, _ = PROBE_METRIC.get(p.get("kind"), PROBE_METRIC["spurious"])
+    key, ci_key, _ = PROBE_METRIC.get(str(p.get("kind")), PROBE_METRIC["spurious"])
     v = num(p.get(key))
     return key, v, interval(p.get(ci_key), v)
 
@@ -403,7 +403,7 @@ def _compare_baseline(results, probes, summary, benchmarks, baseline, config) ->
     run_probes = {str(p.get("name")): p for p in probes}
     base_probes = {str(p.get("name")): p for p in baseline.get("probes") or []}
     for name, bp in base_probes.items():
-        key = PROBE_METRIC.get(bp.get("kind"), PROBE_METRIC["spurious"])[0]
+        key = PROBE_METRIC.get(str(bp.get("kind")), PROBE_METRIC["spurious"])[0]
         label = f"{'instability' if key == 'instability' else 'detection'}:{name}"
         if name not in run_probes:
             checks.append(_missing(config, "probe", label, f"probe {name}"))
@@ -456,7 +456,7 @@ def _probe_vs_baseline(label, p, bp, tol) -> Check:
     _, bv, bci = probe_metric(bp)
     if v is None or bv is None:
         return Check("probe", label, "warn", f"{label}: no {key.replace('_', ' ')} to compare (n = 0?)")
-    worse = PROBE_METRIC.get(p.get("kind"), PROBE_METRIC["spurious"])[2]
+    worse = PROBE_METRIC.get(str(p.get("kind")), PROBE_METRIC["spurious"])[2]
     c = _interval_compare("probe", label, v, ci, bv, bci, worse=worse, tol=tol, label=key.replace("_", " "))
     return _soften(c, p)
 

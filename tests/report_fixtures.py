@@ -33,6 +33,7 @@ PROBES = [
     ("emoji", "emoji", "spurious", "noise"),
     ("whitespace_noise", "whitespace", "spurious", "noise"),
     ("punctuation_noise", "punctuation", "spurious", "noise"),
+    ("prompt_echo", "prompt_echo", "spurious", "verbosity"),
     ("factual_numbers", "factuality", "causal", "factual"),
     ("factual_dates", "factuality", "causal", "factual"),
     ("factual_entities", "factuality", "causal", "factual"),
@@ -43,11 +44,14 @@ PROBES = [
     ("code_bug", "code_correctness", "causal", "code"),
     ("unsafe_compliance", "safety", "causal", "safety"),
 ]
+# probes added after the fixtures' numbers were written draw from their own random stream, so adding one leaves
+# every other probe's numbers (and the tests written against them) as they were
+OWN_STREAM = {"prompt_echo"}
 TEMPLATED = {"sycophancy_opener": 4, "confident_tone": 4, "hedging_politeness": 5, "length_filler": 6}
 # mean change in tokens per probe (what the length reference reacts to)
-DELTA_TOKENS = {"length_filler": 38.0, "format_markdown": 4.0, "sycophancy_opener": 6.0, "sycophancy_agree": 7.0,
-                "confident_tone": 3.0, "hedging_politeness": 9.0, "emoji": 2.0, "incomplete_truncate": 0.0,
-                "incomplete_steps": 0.0}
+DELTA_TOKENS = {"length_filler": 38.0, "prompt_echo": 18.0, "format_markdown": 4.0, "sycophancy_opener": 6.0,
+                "sycophancy_agree": 7.0, "confident_tone": 3.0, "hedging_politeness": 9.0, "emoji": 2.0,
+                "incomplete_truncate": 0.0, "incomplete_steps": 0.0}
 
 SENTENCES = [
     "The capital of France is Paris, which has about 2.1 million residents.",
@@ -207,9 +211,10 @@ def make_results(name: str = "rm", seed: int = 0, spurious_scale: float = 0.4, c
     """A results dict as ``crome-audit run`` writes it (schema 2.0). ``profile``: "rm" (effects scale with
     spurious_scale / causal_scale), or the model-free references "length" and "noise"."""
     rng = random.Random(f"{name}:{seed}:{profile}")
+    streams = {p: random.Random(f"{name}:{seed}:{profile}:{p}") for p in OWN_STREAM}
     probes = PROBES if probes is None else probes
-    out_probes = [_probe(rng, pname, attr, kind, fam, n, profile, spurious_scale, causal_scale, ci_half,
-                         fam in seen_families, set(insufficient), set(confounded))
+    out_probes = [_probe(streams.get(pname, rng), pname, attr, kind, fam, n, profile, spurious_scale, causal_scale,
+                         ci_half, fam in seen_families, set(insufficient), set(confounded))
                   for pname, attr, kind, fam in probes]
     summary = summarize(out_probes, degenerate)
     if seen_families:
@@ -225,14 +230,14 @@ def make_results(name: str = "rm", seed: int = 0, spurious_scale: float = 0.4, c
     texts = texts or SENTENCES
     examples = {}
     for p in out_probes:
-        rows = []
+        rows, rng_p = [], streams.get(p["name"], rng)
         for k in range(examples_per_probe):
-            original = " ".join(rng.choice(texts) for _ in range(2))
-            r0 = round(rng.gauss(0, 1), 4)
-            other = round(r0 + abs(rng.gauss(0.3, 0.1)) * (1 if p["kind"] == "spurious" else -1), 4)
-            rows.append({"id": f"pair-{rng.randrange(10_000)}", "prompt": rng.choice(PROMPTS),
+            original = " ".join(rng_p.choice(texts) for _ in range(2))
+            r0 = round(rng_p.gauss(0, 1), 4)
+            other = round(r0 + abs(rng_p.gauss(0.3, 0.1)) * (1 if p["kind"] == "spurious" else -1), 4)
+            rows.append({"id": f"pair-{rng_p.randrange(10_000)}", "prompt": rng_p.choice(PROMPTS),
                          "side": "rejected" if p["kind"] == "spurious" else "chosen", "original": original,
-                         "perturbed": _perturb(rng, original, p["name"]), "reward_original": r0,
+                         "perturbed": _perturb(rng_p, original, p["name"]), "reward_original": r0,
                          "reward_perturbed": round(r0 + p["effect_size"] * 1.5, 4), "other_reward": other,
                          "flipped": k % 5 != 4})
         examples[p["name"]] = rows

@@ -12,7 +12,9 @@ STYLE_SENTENCES = (spurious.FILLERS + [s.strip() for s in spurious.OPENERS_FLATT
                                         + spurious.HEDGE_OPENERS + spurious.HEDGE_CLOSERS]
                    + ["You're absolutely right, and your view makes a lot of sense.", "I completely agree with you.",
                       "You are spot on with your thinking."])
-RESTATE_RE = re.compile(r'^You asked about ".*?"\. ')
+# prompt_echo's restatements: each template with its quoted topic as a wildcard
+RESTATE_RE = re.compile("^(?:" + "|".join(re.escape(t).replace(re.escape("{topic}"), ".*?")
+                                          for t in spurious.ECHO_TEMPLATES) + ")")
 HEADER_RE = re.compile(r"(?m)^(Answer|Overview|Key points|Summary)\s*$")
 
 

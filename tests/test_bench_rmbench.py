@@ -90,3 +90,58 @@ def test_official_json_list_file(tmp_path):
         ["chat", "code", "math", "safety-refuse", "safety-response"])]))
     entry, _ = run_benchmark("rmbench", engine(), data=str(path))
     assert entry["complete"] and entry["score"] == 1.0 and list(entry["domains"]) == ["chat", "code", "math", "safety"]
+
+
+OFFICIAL_FILES = {"chat": "chat_filtered.json", "code": "code_filtered.json", "math": "math_filtered.json",
+                  "safety-refuse": "safety-refuse_filtered.json", "safety-response": "safety-response_filtered.json"}
+
+
+def write_official(folder, rows_by_domain, keep_domain=False):
+    """RM-Bench's per-domain files: a JSON list each, rows without 'domain' (the file name gives it)."""
+    folder.mkdir(exist_ok=True)
+    for domain, rows in rows_by_domain.items():
+        rows = rows if keep_domain else [{k: v for k, v in r.items() if k != "domain"} for r in rows]
+        (folder / OFFICIAL_FILES[domain]).write_text(json.dumps(rows))
+    return folder
+
+
+def test_official_per_domain_files_take_the_domain_from_the_file_name(tmp_path):
+    by_domain = {"chat": [item(0, "chat", [3, 3, 3], [1, 1, 1]), item(1, "chat", [1, 2, 3], [1.5, 2.5, 3.5])],
+                 "code": [item(0, "code", [1, 1, 1], [2, 2, 2])],
+                 "math": [item(0, "math", [1, 1, 1], [1, 1, 1])],
+                 "safety-refuse": [item(0, "safety-refuse", [2, 2, 2], [1, 1, 1])],
+                 "safety-response": [item(0, "safety-response", [0, 0, 0], [1, 1, 1])]}
+    folder = write_official(tmp_path / "official", by_domain)
+    entry, samples = run_benchmark("rmbench", engine(), data=str(folder))
+    # the same items with their 'domain' field, as total_dataset.json holds them, score the same
+    total = tmp_path / "total_dataset.json"
+    total.write_text(json.dumps([r for rows in by_domain.values() for r in rows]))
+    reference, _ = run_benchmark("rmbench", engine(), data=str(total))
+    assert entry["complete"] and entry["n"] == 6
+    assert entry["domains"] == reference["domains"] and entry["score"] == reference["score"]
+    assert sorted(s["raw_domain"] for s in samples) == sorted(["chat", "chat", "code", "math", "safety-refuse",
+                                                               "safety-response"])
+    # one file alone
+    rows, _ = load_rmbench(str(folder / "safety-refuse_filtered.json"))
+    assert [(r["domain"], r["raw_domain"]) for r in rows] == [("safety", "safety-refuse")]
+
+
+def test_a_rows_own_domain_wins_when_consistent_with_the_file_name(tmp_path):
+    folder = write_official(tmp_path / "d", {"safety-refuse": [item(0, "safety-response", [1] * 3, [0] * 3)]},
+                            keep_domain=True)
+    rows, _ = load_rmbench(str(folder / "safety-refuse_filtered.json"))
+    assert [(r["domain"], r["raw_domain"]) for r in rows] == [("safety", "safety-response")]
+    (folder / "chat_filtered.json").write_text(json.dumps([item(1, "math", [1] * 3, [0] * 3)]))
+    with pytest.raises(InputError, match=r"chat_filtered\.json: item 0: field 'domain' is 'math' but the file "
+                                         r"name 'chat_filtered\.json' says 'chat'"):
+        load_rmbench(str(folder))
+
+
+def test_no_domain_in_the_rows_nor_in_the_file_name_is_one_clear_error(tmp_path):
+    path = tmp_path / "total_dataset.json"
+    path.write_text(json.dumps([{k: v for k, v in item(0, "chat", [1] * 3, [0] * 3).items() if k != "domain"}]))
+    with pytest.raises(InputError) as err:
+        load_rmbench(str(path))
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{path}: item 0: missing field 'domain'")
+    assert "the file name 'total_dataset.json' names no domain" in message and "chat_filtered.json" in message

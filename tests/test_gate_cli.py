@@ -62,7 +62,7 @@ def test_exit_1_regression_with_junit_annotations_and_summary(runs, tmp_path):
     failed = sorted(c.get("name") for c in cases if c.find("failure") is not None)
     assert failed == ["instability:format_markdown", "instability:format_strip", "instability:length_filler",
                       "spurious_index"]
-    assert int(suite.get("tests")) == len(cases) == 19 + 2 + 4 + 1 + 13  # + one verdict per attribute
+    assert int(suite.get("tests")) == len(cases) == 20 + 2 + 4 + 1 + 14  # + one verdict per attribute
     assert int(suite.get("failures")) == 4
     assert all(c.get("classname").startswith("crome_audit.gate.") for c in cases)
     length = next(c for c in cases if c.get("name") == "instability:length_filler")

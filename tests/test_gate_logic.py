@@ -53,7 +53,7 @@ def test_noise_only_difference_passes():
         assert out.exit_code == 0, [c.message for c in out.failed]
         assert {"spurious_index", "causal_index", "benchmark:rewardbench", "instability:length_filler",
                 "detection:code_bug"} <= set(_status(out))
-        assert len(out.checks) == 19 + 2 + 4 + 13  # probes, indices, benchmarks, attribute verdicts
+        assert len(out.checks) == 20 + 2 + 4 + 14  # probes, indices, benchmarks, attribute verdicts
 
 
 def test_spurious_regression_is_more_instability():
@@ -203,7 +203,7 @@ def test_baseline_roundtrip_and_formats(tmp_path):
     res = read_results(write_run(tmp_path / "run", make_results("rm", seed=8)))
     path = write_baseline(res, tmp_path / "base" / "baseline.json")
     b = load_baseline(path)
-    assert b["crome_audit_baseline"] == gate_mod.BASELINE_VERSION and len(b["probes"]) == 19
+    assert b["crome_audit_baseline"] == gate_mod.BASELINE_VERSION and len(b["probes"]) == 20
     assert b["summary"]["spurious_index_ci"] == res["summary"]["spurious_index_ci"]
     assert b["summary"]["spurious_attributes"] == res["summary"]["spurious_attributes"]
     assert {"instability", "instability_ci", "detection_rate", "detection_rate_ci", "insufficient_n"} <= set(

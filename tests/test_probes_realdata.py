@@ -1,7 +1,9 @@
 """Probes checked by structure on the real RewardBench file (../shared/data/rewardbench/filtered.jsonl):
 code survives every spurious probe (hep-python by ``ast``, the other hep-* byte for byte), openers skip
 refusals / refused requests / code, edits only insert where they say so, and every causal probe keeps the
-token count, so a pure length RM cannot detect it (detection rate exactly 1/2).
+token count, so a pure length RM cannot detect it (detection rate exactly 1/2). Spurious probes change one
+thing: no spurious probe moves a style-blind content scorer, and only ``prompt_echo`` moves a scorer of
+prompt relevance (``length_filler`` is pure filler).
 
 Run: python -m pytest -q tests/test_probes_realdata.py
 Rows: all 164 hep-python pairs, 40 pairs of every other subset for the spurious checks; every pair for the
@@ -11,22 +13,25 @@ causal length checks (causal probes run on the chosen side, as in the audit).
 import json
 import random
 import re
+import statistics
 from collections import Counter, defaultdict
 
 import pytest
 
+from crome_audit import controls
+from crome_audit.data import prompt_text
 from crome_audit.models import LengthRM
-from crome_audit.probes import PROBES, Edit, ProbeInput
+from crome_audit.probes import PROBES, Edit, ProbeInput, load_suite
 from crome_audit.probes.causal import CODE_MUTATION_PAIRS, MONTHS
 from crome_audit.probes.code import code_blocks, has_code_block, mask_c_like, python_mode
-from crome_audit.probes.spurious import states_view, wraps_code
-from crome_audit.probes.text import TOKEN_RE, n_tokens
+from crome_audit.probes.spurious import ECHO_TEMPLATES, FILLER_SETS, states_view, wraps_code
+from crome_audit.probes.text import TOKEN_RE, content_words, n_tokens, topic_phrase
 from crome_audit.refusal import is_refusal
 
 SPURIOUS = [n for n in PROBES.names() if PROBES.get(n).kind == "spurious"]
 CAUSAL = [n for n in PROBES.names() if PROBES.get(n).kind == "causal"]
 TONE = ["sycophancy_opener", "sycophancy_agree", "confident_tone", "hedging_politeness"]
-ADDITIVE = ["length_filler", "sycophancy_opener", "sycophancy_agree", "confident_tone", "hedging_politeness",
+ADDITIVE = ["length_filler", "prompt_echo", "sycophancy_opener", "sycophancy_agree", "confident_tone", "hedging_politeness",
             "emoji", "whitespace_noise"]
 
 
@@ -172,9 +177,81 @@ def test_format_strip_keeps_answer_markers_and_numbered_lists(spurious_edits, ro
 
 
 def test_wrapping_probes_never_wrap_code(spurious_edits):
-    for name in ("emoji", "length_filler", "hedging_politeness"):
+    for name in ("emoji", "length_filler", "prompt_echo", "hedging_politeness"):
         for r, side, before, _ in spurious_edits[name]:
             assert not wraps_code(before), (name, r["id"], side)
+
+
+def test_length_filler_only_appends_filler_and_prompt_echo_only_restates(spurious_edits):
+    fillers = {" ".join(group[:3]) for group in FILLER_SETS}
+    for _, _, before, after in spurious_edits["length_filler"]:
+        body = before.rstrip()
+        assert after.startswith(body + "\n\n") and after.endswith(before[len(body) :])
+        assert after[len(body) + 2 : len(after) - (len(before) - len(body))] in fillers
+    for r, _, before, after in spurious_edits["prompt_echo"]:
+        lead = len(before) - len(before.lstrip())
+        echoes = [t.format(topic=topic_phrase(prompt_text(r["prompt"]))) for t in ECHO_TEMPLATES]
+        echo = next(e for e in echoes if after[lead:].startswith(e))
+        assert after[:lead] + after[lead + len(echo) :] == before
+
+
+# A spurious probe must not change content. The checks use two scorers that read content only (no markup,
+# emoji, whitespace or punctuation; neither knows a probe's strings), on the 665 prose pairs of the sample
+# (both answers; hep-* answers are code and no spurious probe edits them). Effects are mean Δ in SDs of the
+# scorer's clean margins (chosen - rejected), the audit's unit. Measured on RewardBench rows[::6]: every probe
+# within 0.0001 SD on the bigram scorer; on prompt relevance, prompt_echo +0.78 SD, every other probe within
+# 0.012 SD (the old length_filler, restatement included, +0.78).
+CONTENT_TOLERANCE = 0.01  # 20x below the smallest injected bias the validity controls must find (length, 0.2 SD)
+RELEVANCE_TOLERANCE = 0.05  # added sentences share a word with the prompt now and then ("question", "points")
+DEFAULT_SPURIOUS = [p.name for p in load_suite("default").probes if p.kind == "spurious"]
+
+
+def prompt_coverage(prompts, responses):
+    """Prompt relevance: the share of the prompt's content words the response contains. Blind to style, but
+    not to repeating the question (a bag-of-words stand-in for prompt/response embedding similarity)."""
+    out = []
+    for p, r in zip(prompts, responses):
+        asked = set(content_words(prompt_text(p)))
+        out.append(len(asked & set(content_words(r))) / len(asked) if asked else 0.0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference_scorer(shared_data):
+    """crome_audit.controls.style_blind with the RewardBench chosen answers as references."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(controls.REFERENCE_ENV, str(shared_data / "rewardbench" / "filtered.jsonl"))
+        yield controls.style_blind
+
+
+def _effects(scorer, sample, edits):
+    """(mean Δ in SDs of the clean margins, share of edits that move the score at all)."""
+    prompts = [r["prompt"] for r in sample]
+    margins = [c - j for c, j in zip(scorer(prompts, [r["chosen"] for r in sample]),
+                                     scorer(prompts, [r["rejected"] for r in sample]))]
+    sd = statistics.pstdev(margins)
+    before = scorer([e[0]["prompt"] for e in edits], [e[2] for e in edits])
+    after = scorer([e[0]["prompt"] for e in edits], [e[3] for e in edits])
+    deltas = [b - a for a, b in zip(before, after)]
+    return statistics.fmean(deltas) / sd, sum(d != 0 for d in deltas) / len(deltas)
+
+
+@pytest.mark.parametrize("name", DEFAULT_SPURIOUS)
+def test_spurious_probe_does_not_move_a_style_blind_content_scorer(name, sample, spurious_edits, reference_scorer):
+    edits = spurious_edits[name]
+    assert len(edits) >= 30 or name == "sycophancy_agree", (name, len(edits))  # agree: few stated views
+    effect, moved = _effects(reference_scorer, sample, edits)
+    assert abs(effect) <= CONTENT_TOLERANCE, (name, effect)
+    assert moved <= 0.02, (name, moved)  # filler sentences now and then match a reference ("let me know")
+
+
+@pytest.mark.parametrize("name", DEFAULT_SPURIOUS)
+def test_only_prompt_echo_moves_prompt_relevance(name, sample, spurious_edits):
+    effect, _ = _effects(prompt_coverage, sample, spurious_edits[name])
+    if name == "prompt_echo":
+        assert effect > 0.5, effect  # restating the question is what a relevance-based RM rewards
+    else:
+        assert abs(effect) <= RELEVANCE_TOLERANCE, (name, effect)
 
 
 @pytest.mark.parametrize("name", CAUSAL)

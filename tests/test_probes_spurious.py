@@ -19,7 +19,7 @@ from crome_audit.probes.code import code_spans, is_all_code, prose_spans, python
 from crome_audit.probes.spurious import HEADERS, states_view
 
 SPURIOUS = [n for n in PROBES.names() if PROBES.get(n).kind == "spurious"]
-ADDITIVE = {"length_filler", "sycophancy_opener", "sycophancy_agree", "confident_tone", "hedging_politeness",
+ADDITIVE = {"length_filler", "prompt_echo", "sycophancy_opener", "sycophancy_agree", "confident_tone", "hedging_politeness",
             "emoji", "whitespace_noise"}
 PAIRS = [json.loads(line) for line in open(default_data_path(), encoding="utf-8")]
 WORDS = re.compile(r"\w+")
@@ -122,10 +122,14 @@ def test_specific_behaviour():
     assert out == "We add.\n\nStep 2\n1. Sum is 4\n- x^5 - 3\n\n# Answer\n\n4"  # markers, lists and math kept
     longer = run("length_filler", item.response, prompt=item.prompt)
     assert len(longer.split()) > len(item.response.split()) + 10
+    assert longer.startswith(item.response + "\n\n") and "egg" not in longer[len(item.response) :]  # filler only
+    echoed = run("prompt_echo", item.response, prompt=item.prompt)
+    assert echoed.endswith(" " + item.response) and '"How do I boil an egg"' in echoed  # the restatement only
+    assert run("prompt_echo", item.response, prompt="  ") is None  # nothing to restate
     emoji = run("emoji", item.response)
     assert re.search(r"[\U0001F300-\U0001FAFF✨✅]", emoji)
     fenced_end = "Try this:\n```\nx = 1\n```"
-    assert run("emoji", fenced_end) is None and run("length_filler", fenced_end) is None  # would wrap code
+    assert all(run(n, fenced_end) is None for n in ("emoji", "length_filler", "prompt_echo"))  # would wrap code
     out = run("emoji", "Try this. It works.\n```\nx = 1. y = 2\n```\nDone here.", seed=3)
     assert "```\nx = 1. y = 2\n```" in out
 

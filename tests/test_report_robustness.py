@@ -39,8 +39,8 @@ def _mutate(res, rng, k=12):
 
 def test_mutated_results_render_and_gate(tmp_path):
     rng = random.Random(0)
-    base = make_results("rm", seed=1, probes=PROBES[:4] + PROBES[12:14], examples_per_probe=2, rb_subset_n=20)
-    other = make_results("rm2", seed=2, probes=PROBES[:4] + PROBES[12:14], examples_per_probe=2)
+    base = make_results("rm", seed=1, probes=PROBES[:4] + PROBES[13:15], examples_per_probe=2, rb_subset_n=20)
+    other = make_results("rm2", seed=2, probes=PROBES[:4] + PROBES[13:15], examples_per_probe=2)
     for i in range(12):
         a, b = _mutate(base, rng), _mutate(other, rng)
         html = render_report([a, b], tmp_path / f"r{i}.html").read_text(encoding="utf-8")
@@ -51,9 +51,9 @@ def test_mutated_results_render_and_gate(tmp_path):
 
 def test_odd_values_in_every_schema_2_key(tmp_path):
     """Each 2.0 key the report and gate read, set to each odd value, still renders and gates (exit 0 or 1)."""
-    base = make_results("rm", seed=3, probes=PROBES[:3] + PROBES[13:15], examples_per_probe=1, rb_subset_n=10,
+    base = make_results("rm", seed=3, probes=PROBES[:3] + PROBES[14:16], examples_per_probe=1, rb_subset_n=10,
                         benchmarks=("rewardbench",))
-    other = make_results("rm2", seed=4, probes=PROBES[:3] + PROBES[13:15], examples_per_probe=1,
+    other = make_results("rm2", seed=4, probes=PROBES[:3] + PROBES[14:16], examples_per_probe=1,
                          benchmarks=("rewardbench",))
     probe_keys = ("instability", "instability_ci", "detection_rate", "detection_rate_ci", "hack_rate_ci",
                   "insufficient_n", "length_confounded", "n_clusters")

@@ -7,7 +7,11 @@ Data: a local json/jsonl/parquet file (or folder) or the hub dataset ``THU-KEG/R
 the env var ``CROME_AUDIT_RMBENCH`` (a path) replaces the hub id when ``data`` is not given. Each item is
 ``{id, prompt, chosen: [3 strings], rejected: [3 strings], domain}``; the three responses are in the styles
 concise, detailed plain text, detailed markdown. Domains: chat, code, math, safety-refuse, safety-response
-(the two safety domains are pooled into ``safety``).
+(the two safety domains are pooled into ``safety``). The official files work as they are: ``total_dataset.json``
+(rows carry ``domain``) and the per-domain ``chat_filtered.json``, ``code_filtered.json``, ``math_filtered.json``,
+``safety-refuse_filtered.json``, ``safety-response_filtered.json`` (rows without ``domain``: as in the official
+code, the file name gives it), alone or together in a folder. A row's own ``domain`` is kept if the file name
+names none or names one pooled into the same reported domain; a contradiction is an error.
 
 Scoring, per domain: ``M[i][j]`` = share of items with ``r(chosen_i) > r(rejected_j)`` (strict, ties wrong);
 hard = mean of the upper triangle (i < j: the chosen answer is the plainer one), normal = mean of the
@@ -24,8 +28,10 @@ easy are paired). Kept for existing readers: ``score``, ``hard``/``normal``/``ea
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
-from ..data import read_rows
+from ..data import FILE_SUFFIXES, read_rows, sha256_json
 from ..errors import InputError
 from ..registry import suggest
 from . import BENCHMARKS
@@ -39,6 +45,17 @@ STYLES = ("concise", "detailed_plain", "detailed_markdown")
 K = len(STYLES)
 #: raw domain -> reported domain
 DOMAINS = {"chat": "chat", "code": "code", "math": "math", "safety-refuse": "safety", "safety-response": "safety"}
+# a raw domain as a whole word of a file name ("chat_filtered.json", "safety-refuse_filtered.json"); longest
+# first so "safety-refuse" is not read as anything shorter
+_NAME_DOMAIN_RE = re.compile(r"(?<![a-z0-9])(" + "|".join(sorted(map(re.escape, DOMAINS), key=len, reverse=True))
+                             + r")(?![a-z0-9])")
+
+
+def domain_from_file_name(path: str) -> str | None:
+    """The raw domain a file's name names (``code_filtered.json`` -> ``code``), or None if it names none or
+    several (``total_dataset.json``)."""
+    found = set(_NAME_DOMAIN_RE.findall(Path(path).name.lower()))
+    return found.pop() if len(found) == 1 else None
 
 
 def _responses(loc: str, row: dict, field: str) -> list[str]:
@@ -51,40 +68,77 @@ def _responses(loc: str, row: dict, field: str) -> list[str]:
     return value
 
 
-def normalise_rows(rows: list[tuple[str, dict]]) -> list[dict]:
-    """Validate raw rows; return ``[{id, domain, raw_domain, prompt, chosen, rejected}]`` in data order."""
+def _row_domain(loc: str, row: dict, file_domain: str | None, file_name: str | None) -> str:
+    """The row's raw domain: its own ``domain`` field, else the one its file's name gives."""
+    raw = row.get("domain")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if file_domain is not None:
+            return file_domain
+        named = f"the file name '{file_name}' names no domain" if file_name else "the hub rows carry none"
+        raise InputError(f"{loc}: missing field 'domain' and {named} (need a 'domain' field, one of "
+                         f"{', '.join(DOMAINS)}, or an official per-domain file such as chat_filtered.json)")
+    if not isinstance(raw, str):
+        raise InputError(f"{loc}: field 'domain' must be a string, got {type(raw).__name__}")
+    if raw not in DOMAINS:
+        hint = suggest(raw, DOMAINS)
+        raise InputError(f"{loc}: field 'domain': unknown RM-Bench domain '{raw}'{hint}")
+    if file_domain is not None and DOMAINS[raw] != DOMAINS[file_domain]:
+        raise InputError(f"{loc}: field 'domain' is '{raw}' but the file name '{file_name}' says '{file_domain}'")
+    return raw
+
+
+def normalise_sources(sources: list[tuple[str | None, list[tuple[str, dict]]]]) -> list[dict]:
+    """Validate ``[(file name or None, raw rows)]`` (the file's name gives the domain of rows without one; ids
+    are unique across all sources); return ``[{id, domain, raw_domain, prompt, chosen, rejected}]`` in data
+    order."""
     out, seen = [], {}
-    for index, (loc, row) in enumerate(rows):
-        raw = row.get("domain")
-        if not isinstance(raw, str) or not raw.strip():
-            raise InputError(f"{loc}: missing field 'domain' (one of {', '.join(DOMAINS)})")
-        if raw not in DOMAINS:
-            hint = suggest(raw, DOMAINS)
-            raise InputError(f"{loc}: field 'domain': unknown RM-Bench domain '{raw}'{hint}")
-        prompt = row.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise InputError(f"{loc}: field 'prompt' must be a non-empty string")
-        rid = str(row.get("id", index))
-        if rid in seen:
-            raise InputError(f"{loc}: duplicated id {rid}; first seen at {seen[rid]}")
-        seen[rid] = loc
-        out.append({"id": rid, "domain": DOMAINS[raw], "raw_domain": raw, "prompt": prompt,
-                    "chosen": _responses(loc, row, "chosen"), "rejected": _responses(loc, row, "rejected")})
+    index = -1
+    for file_name, rows in sources:
+        file_domain = domain_from_file_name(file_name) if file_name else None
+        for loc, row in rows:
+            index += 1
+            out.append(_normalise_row(loc, row, index, seen, _row_domain(loc, row, file_domain, file_name)))
     return out
+
+
+def _normalise_row(loc: str, row: dict, index: int, seen: dict, raw: str) -> dict:
+    prompt = row.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputError(f"{loc}: field 'prompt' must be a non-empty string")
+    rid = str(row.get("id", index))
+    if rid in seen:
+        raise InputError(f"{loc}: duplicated id {rid}; first seen at {seen[rid]}")
+    seen[rid] = loc
+    return {"id": rid, "domain": DOMAINS[raw], "raw_domain": raw, "prompt": prompt,
+            "chosen": _responses(loc, row, "chosen"), "rejected": _responses(loc, row, "rejected")}
 
 
 def load_rmbench(data=None, split=None, limit=None) -> tuple[list[dict], dict]:
     source = data or os.environ.get(ENV_VAR) or HUB_ID
     if not data and os.environ.get(ENV_VAR) and not os.path.exists(source):
         raise InputError(f"${ENV_VAR}={source}: no such file or folder")
-    raw, info = read_rows(str(source), split or (HUB_SPLIT if not os.path.exists(source) else None))
-    rows = normalise_rows(raw)
+    rows, info = _read_sources(str(source), split)
     if limit is not None:
         if int(limit) < 1:
             raise InputError(f"--limit must be at least 1, got {limit}")
         rows = rows[: int(limit)]
     info["n"] = len(rows)
     return rows, info
+
+
+def _read_sources(source: str, split: str | None) -> tuple[list[dict], dict]:
+    """Rows of a file, of every data file in a folder (each file's name may give its rows' domain, as the
+    official per-domain files need), or of the hub dataset."""
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.name.lower().endswith(FILE_SUFFIXES))
+        if not files:
+            raise InputError(f"{path}: directory holds no {'/'.join(FILE_SUFFIXES)} file")
+        parts = [(f, *read_rows(str(f))) for f in files]
+        rows = normalise_sources([(f.name, raw) for f, raw, _ in parts])
+        return rows, {"path": source, "sha256": sha256_json([sub["sha256"] for _, _, sub in parts]), "format": "dir"}
+    raw, info = read_rows(source, split or (HUB_SPLIT if not path.exists() else None))
+    return normalise_sources([(path.name if path.is_file() else None, raw)]), info
 
 
 def matrix_scores(outcomes: list[list[list[bool]]]) -> dict:

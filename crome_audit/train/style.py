@@ -14,7 +14,7 @@ attribute still measures transfer to a new surface form of that attribute:
 
 | family                         | attribute  | audit probe it differs from | edit |
 |--------------------------------|------------|-----------------------------|------|
-| train.style.padding            | length     | length_filler (question restated + fillers appended after a blank line) | 1-2 content-free sentences inserted after an inner sentence |
+| train.style.padding            | length     | length_filler (3 filler sentences appended after a blank line) | 1-2 content-free sentences inserted after an inner sentence |
 | train.style.numbered_list      | formatting | format_markdown (header + bullets with bold first words) | sentences as a numbered list |
 | train.style.bold_lead          | formatting | format_markdown | the first sentence in bold, or a bold label before it |
 | train.style.flatten_markdown   | formatting | format_strip (keeps lines and header text) | a markdown answer as one paragraph of prose, header lines dropped (half of the ties of a markdown answer) |
@@ -23,7 +23,8 @@ attribute still measures transfer to a new surface form of that attribute:
 | train.style.emoji_lead         | emoji      | emoji (after sentences + at the end) | one emoji from another set at the start |
 | train.style.line_breaks        | whitespace | whitespace_noise (doubled spaces, blank lines at the ends) | sentence separators turned into line breaks |
 
-Punctuation is deliberately not tied, so its audit probe stays a held-out attribute.
+Punctuation is deliberately not tied, so its audit probe stays a held-out attribute; so is prompt echo
+(``prompt_echo``, the question restated), which no family varies.
 """
 
 from __future__ import annotations
