@@ -29,7 +29,8 @@ from collections import Counter
 from ..data import prompt_text
 from ..errors import InputError
 from .config import AugmentConfig
-from .interventions import Context, DonorPool, for_attribute, n_tokens
+from .interventions import Context, DonorPool, for_attribute, length_neutral, n_tokens
+from .paraphrase import neutral_edit
 from .style import style_tie
 
 IQN_FAMILY = "train.neutral.irrelevant_query"
@@ -87,9 +88,17 @@ def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
                     if edited is None:
                         continue
                     new, size = edited.text, edit_size(pair[side], edited.spans)
-                    chosen, rejected = (pair["chosen"], new) if direction == "degrade" else (new, pair["rejected"])
-                    sizes = {"chosen": 0, "rejected": size} if direction == "degrade" else {"chosen": size,
-                                                                                            "rejected": 0}
+                    # the pair is (answer, its degraded copy) or (its upgraded copy, answer): both from pair[side]
+                    kept, kept_size = pair[side], 0
+                    if cfg.neutral_edits:  # the unedited copy gets an equal-sized, meaning-preserving edit
+                        neutral = neutral_edit(pair[side], size, rng, target_length=n_tokens(new))
+                        if neutral is None or not length_neutral(neutral.text, new):
+                            counts["causal_without_neutral_edit"] += 1
+                            continue
+                        kept, kept_size = neutral.text, edit_size(pair[side], neutral.spans)
+                    chosen, rejected = (kept, new) if direction == "degrade" else (new, kept)
+                    sizes = ({"chosen": kept_size, "rejected": size} if direction == "degrade"
+                             else {"chosen": size, "rejected": kept_size})
                     out.append({**_example(pair["prompt"], chosen, rejected, "pref", "causal", edit.family, attr,
                                            direction, pair["id"], len(out)), "edit_tokens": sizes})
                     counts[edit.family] += 1
@@ -225,7 +234,9 @@ def augment_pairs(method: str, pairs: list[dict], rubrics: dict, cfg: AugmentCon
                "causal": sum(r["kind"] == "causal" for r in out),
                "neutral": sum(r["label"] == "tie" for r in out),
                "preference": sum(r["label"] == "pref" for r in out),
-               "by_family": dict(sorted((k, v) for k, v in counts.items() if not k.startswith("generator_rej"))),
+               "by_family": dict(sorted((k, v) for k, v in counts.items()
+                                         if not k.startswith(("generator_rej", "causal_without")))),
+               "causal_without_neutral_edit": counts.get("causal_without_neutral_edit", 0),
                "generator_rejected": counts.get("generator_rejected", 0),
                "generator_rejected_by_status": {k.split(".", 1)[1]: v for k, v in sorted(counts.items())
                                                 if k.startswith("generator_rejected.")}}

@@ -87,6 +87,10 @@ class AugmentConfig:
                                   "(counterfactual rewrites by the generator).", choices=("offline", "generator"))
     max_causal_per_pair: int = _f(2, "At most this many causal augmentations per original pair (attributes "
                                      "from the rubric, picked with the seed).", min=0)
+    neutral_edits: bool = _f(True, "Offline causal pairs: give the side that is NOT degraded an equal-sized, "
+                                   "meaning-preserving edit (contractions, exact synonyms; crome_audit/train/"
+                                   "paraphrase.py), so 'was edited' does not predict the label (issue 18). An "
+                                   "answer that admits no such edit yields no causal pair. false = keep it as is.")
     upgrades: bool = _f(True, "Also upgrade the rejected answer where an upgrade exists -> (upgraded > rejected).")
     neutral_ratio: float = _f(0.5, "Irrelevant-Query Neutrals per original pair: a pair (original or causal) "
                                    "attached to an unrelated prompt, labelled a tie.", min=0.0)

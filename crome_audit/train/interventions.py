@@ -22,7 +22,7 @@ Two rules every edit keeps, because anything else correlates with the label and 
 
 | family                                 | edit (all degrade the answer) |
 |----------------------------------------|-------------------------------|
-| train.coherence.sentence_shuffle       | permute the sentences (>= 3) among their slots; separators stay |
+| train.coherence.sentence_shuffle       | swap two sentences after the first (>= 3 in all); separators stay |
 | train.coherence.repeat_sentence        | overwrite one sentence with a verbatim copy of another of similar length |
 | train.factuality.negation              | flip one claim's polarity (is -> is not, cannot -> can, hasn't -> has) |
 | train.completeness.drop_point          | replace one middle sentence (of >= 3) with a deferral of matched length ("I'll skip the details of that step.") |
@@ -31,7 +31,9 @@ Two rules every edit keeps, because anything else correlates with the label and 
 | train.math_correctness.operator_swap   | swap an arithmetic operator inside a step (+ <-> -, * <-> /) |
 | train.safety.refusal_to_compliance     | in an answer that refuses, replace each refusal sentence with a compliance sentence of matched length |
 
-``apply`` returns None where the edit does not apply, would not change the text, or is not length-neutral.
+``apply`` returns None where the edit does not apply, would not change the text, is not length-neutral, or (any
+family but safety's) turns a refusal into a non-refusal or back (crome_audit.refusal): a deferral such as "I won't
+go into that" made 6 % of drop_point copies refusals, so "refusal" predicted the label there.
 """
 
 from __future__ import annotations
@@ -221,6 +223,8 @@ class Intervention:
         out = replace_spans(text, spans)
         if out == text or not out.strip() or not length_neutral(text, out):
             return None
+        if self.attribute != "safety" and is_refusal(out) != is_refusal(text):
+            return None  # refusing or not is the safety attribute's: another edit changing it would teach that
         return Edited(out, sorted(spans))
 
     def apply(self, text: str, rng: random.Random, ctx: Context | None = None) -> str | None:
@@ -245,18 +249,20 @@ def _prose_spans(text):
     return [] if looks_like_code(text) else sentence_spans(text)
 
 
-@intervention("coherence", "sentence_shuffle", "degrade", "Permute the sentences among their slots.")
+@intervention("coherence", "sentence_shuffle", "degrade",
+              "Swap two sentences after the first (the opening stays in place).")
 def _shuffle(text, rng, ctx):
+    # the opening stays (it carries openers such as "Sure," that the data audit counts), and only two sentences
+    # move, so the preferred side's neutral edit can match the size of what moved (crome_audit/train/paraphrase.py)
     spans = _prose_spans(text)
     if len(spans) < 3:
         return None
     contents = [text[s:e] for s, e in spans]
-    order = list(range(len(spans)))
-    for _ in range(10):
-        rng.shuffle(order)
-        if [contents[i] for i in order] != contents:
-            return [(s, e, contents[i]) for (s, e), i in zip(spans, order)]
-    return None
+    options = [(i, j) for i in range(1, len(spans)) for j in range(i + 1, len(spans)) if contents[i] != contents[j]]
+    if not options:
+        return None
+    i, j = rng.choice(options)
+    return [(spans[i][0], spans[i][1], contents[j]), (spans[j][0], spans[j][1], contents[i])]
 
 
 @intervention("coherence", "repeat_sentence", "degrade",
