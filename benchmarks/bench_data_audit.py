@@ -3,6 +3,7 @@ set built from them: shallow AUC and top features overall and per causal family 
 
     python benchmarks/bench_data_audit.py                       # HH-RLHF harmless + UltraFeedback, minilm-crome
     python benchmarks/bench_data_audit.py --json out.json       # also keep every number
+    python benchmarks/bench_data_audit.py --neutral-edits on    # with augment.neutral_edits (issue 18, part 2)
 
 Data: ../shared/data (CROME_AUDIT_DATA overrides). The synthetic set is the augment stage of the recipe's
 augment section on all pairs of each file (the pipeline augments its 90 % training split). CPU, ~1 min.
@@ -30,9 +31,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--recipe", default="minilm-crome")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--neutral-edits", choices=("recipe", "on", "off"), default="recipe",
+                    help="augment.neutral_edits: as the recipe says, or forced on / off")
     args = ap.parse_args()
     os.environ.setdefault("CROME_AUDIT_DATA", str(DATA))
     cfg = load_config(args.recipe).augment
+    if args.neutral_edits != "recipe":
+        cfg.neutral_edits = args.neutral_edits == "on"
     everything = {}
     for name, rel in FILES.items():
         t0 = time.perf_counter()

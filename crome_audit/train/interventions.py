@@ -31,9 +31,7 @@ Two rules every edit keeps, because anything else correlates with the label and 
 | train.math_correctness.operator_swap   | swap an arithmetic operator inside a step (+ <-> -, * <-> /) |
 | train.safety.refusal_to_compliance     | in an answer that refuses, replace each refusal sentence with a compliance sentence of matched length |
 
-``apply`` returns None where the edit does not apply, would not change the text, is not length-neutral, or (any
-family but safety's) turns a refusal into a non-refusal or back (crome_audit.refusal): a deferral such as "I won't
-go into that" made 6 % of drop_point copies refusals, so "refusal" predicted the label there.
+``apply`` returns None where the edit does not apply, would not change the text, or is not length-neutral.
 """
 
 from __future__ import annotations
@@ -223,8 +221,6 @@ class Intervention:
         out = replace_spans(text, spans)
         if out == text or not out.strip() or not length_neutral(text, out):
             return None
-        if self.attribute != "safety" and is_refusal(out) != is_refusal(text):
-            return None  # refusing or not is the safety attribute's: another edit changing it would teach that
         return Edited(out, sorted(spans))
 
     def apply(self, text: str, rng: random.Random, ctx: Context | None = None) -> str | None:

@@ -10,6 +10,9 @@ edited, "was edited" predicts the label and a reward model learns "anything inse
 3-seed Crome run learned markdown -0.41 sigma from it). With ``augment.neutral_edits`` (on by default) the
 preferred side gets an edit of about the same size that keeps its meaning, so both sides carry substituted
 material and the data audit's ``edit_span`` feature stops predicting the label (crome_audit/data_audit.py).
+OFF by default for now: measured on HH-RLHF harmless it takes the synthetic set's edit-span AUC from 1.0 to 0.50
+but its length AUC from 0.556 to 0.65 (expanding HH's many contractions shortens the preferred side in the length
+unit) and some swaps are ungrammatical ("Why don't you" -> "Why do not you"); see docs/data-audit.md.
 
 The edit: swaps from ``SWAPS`` (contractions both ways, a few exact synonyms), chosen to avoid every surface
 feature the data audit counts (no hedge, opener, refusal or markdown words). Sizes are counted like the
@@ -34,6 +37,7 @@ import re
 from .interventions import CODE_LINE_RE, Edited, n_tokens, replace_spans, sentence_spans
 
 WORD_LEVEL_MAX = 4
+LENGTH_WEIGHT = 10  # a token of length gap costs as much as 10 of edit size: length is the shortcut RMs learn first
 # (a, b): a -> b and b -> a; ONE_WAY: a -> b only (the reverse is not always the same meaning or grammar)
 SWAPS = [
     ("do not", "don't"), ("does not", "doesn't"), ("did not", "didn't"), ("is not", "isn't"),
@@ -43,7 +47,7 @@ SWAPS = [
     ("there is", "there's"), ("what is", "what's"), ("I am", "I'm"), ("you are", "you're"), ("we are", "we're"),
     ("they are", "they're"), ("I have", "I've"), ("you have", "you've"), ("I will", "I'll"),
     ("you will", "you'll"), ("I would", "I'd"), ("let us", "let's"),
-    ("for example", "for instance"), ("large", "big"), ("whole", "entire"), ("anyone", "anybody"),
+    ("for example", "for instance"), ("large", "big"), ("anyone", "anybody"),
     ("someone", "somebody"), ("everyone", "everybody"), ("no one", "nobody"), ("a lot of", "lots of"),
     ("children", "kids"), ("totally", "completely"), ("important", "essential"), ("almost", "nearly"),
     ("huge", "enormous"), ("smart", "intelligent"), ("furthermore", "moreover"), ("therefore", "thus"),
@@ -102,7 +106,8 @@ def _best_selection(text: str, cands: list[tuple[int, int, str]], target: int, t
         for k, (s, e, new) in enumerate(order, start=1):
             size += n_tokens(new)
             delta += n_tokens(new) - n_tokens(text[s:e])
-            cost = abs(size - target) + (abs(base + delta - target_length) if target_length is not None else 0)
+            cost = abs(size - target) + (LENGTH_WEIGHT * abs(base + delta - target_length)
+                                         if target_length is not None else 0)
             if best_cost is None or cost < best_cost:
                 best, best_cost = order[:k], cost
     return best or []
