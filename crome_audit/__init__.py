@@ -8,6 +8,7 @@ From Python (the same plain-data results the CLI writes; see crome_audit/api.py 
 
     from crome_audit import audit, load_rm, run_benchmark, render_report
     results = audit("length", suite="quick")
+    shortcuts = audit_data("pairs.jsonl")          # the shortcut audit of preference data (no model)
 
 See README.md for the full tour.
 """
@@ -16,7 +17,7 @@ import sys
 import types
 
 __version__ = "0.1.0"
-__all__ = ["audit", "load_rm", "render_report", "run_benchmark"]
+__all__ = ["audit", "audit_data", "load_rm", "render_report", "run_benchmark"]
 
 
 def __getattr__(name: str):

@@ -9,6 +9,8 @@
     rb = run_benchmark("rewardbench", rm, data="filtered.jsonl")      # == crome-audit bench rewardbench
     rb["benchmarks"]["rewardbench"]["score"]
     render_report([results, rb], "compare.html")                     # == crome-audit report
+    shortcuts = audit_data("pairs.jsonl", out="reports/data")        # == crome-audit data (no model)
+    shortcuts["shallow"]["auc"], shortcuts["features"]["length"]["auc"]
 
 ``audit`` and ``run_benchmark`` take a spec string (options as keyword arguments, ``rm_args`` for the
 ``--rm-arg`` mapping), a loaded reward model, or a ScoringEngine. The returned dict is exactly the
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["audit", "load_rm", "render_report", "run_benchmark", "scoring_engine", "training_record"]
+__all__ = ["audit", "audit_data", "load_rm", "render_report", "run_benchmark", "scoring_engine", "training_record"]
 
 
 def load_rm(spec: str, rm_args: dict | None = None, **options):
@@ -265,6 +267,38 @@ def run_benchmark(name: str, rm, data=None, *, split: str | None = None, limit: 
     results["benchmarks"][name] = entry
     results["engine"] = {**engine.stats, "seconds": round(seconds, 3)}
     return _finish(results, samples, out, False, ("results.json", "samples.jsonl"))
+
+
+def audit_data(data, *, split: str | None = None, limit: int | None = None, skip_invalid: bool = False,
+               seed: int = 0, n_boot: int | None = None, out=None) -> dict:
+    """``crome-audit data``: the shortcut audit of a preference file (crome_audit/data_audit.py): per surface
+    feature a direction-free AUC with a prompt-clustered CI, and a shallow classifier's cross-validated AUC.
+
+    ``data``: a file, folder or hub id the loaders accept, or a list of pair dicts (e.g. the trainer's
+    synthetic records); with ``out`` the result is written to ``OUT/data_audit.json`` (atomically)."""
+    from .data import load_pairs
+    from .data_audit import N_BOOT, audit_pairs
+
+    if out is not None:
+        from .outputs import check_output_dir
+
+        out = check_output_dir(out)  # before reading a large file
+    if isinstance(data, (list, tuple)):
+        records, info = list(data), {"path": "<records>", "n": len(data)}
+    else:
+        records, info = load_pairs(str(data), split=split, limit=limit, skip_invalid=skip_invalid)
+    result = audit_pairs(records, seed=seed, n_boot=n_boot or N_BOOT, source=str(info.get("path")))
+    result = {"data": {k: info.get(k) for k in ("path", "sha256", "n", "n_skipped") if k in info}, **result}
+    from .results import _clean
+
+    result = json.loads(json.dumps(_clean(result), ensure_ascii=False, allow_nan=False))
+    if out is not None:
+        from .outputs import OutputSet
+        from .results import write_json_atomic
+
+        with OutputSet(Path(out), ("data_audit.json",)) as staging:
+            write_json_atomic(staging / "data_audit.json", result)
+    return result
 
 
 def render_report(runs, out_path, title: str | None = None) -> Path:

@@ -35,6 +35,7 @@ def test_crome_pipeline_counts_and_identical_scoring(tmp_path):
     out = tmp_path / "rm"
     code, text = _run(["train", "--config", recipe, "--out", str(out)])
     assert code == 0, text
+    assert "data audit, training pairs: AUC" in text and "data audit, synthetic pairs: AUC" in text  # issue 18
     work = out / ".cache" / "pipeline"
     m = {s: json.loads((work / "stages" / f"{s}.json").read_text()) for s in
          ("rubrics", "augment", "filter", "train", "eval")}

@@ -30,6 +30,7 @@ COMMANDS = {
     "filter": "train_cmd:filter_pairs",
     "eval": "train_cmd:evaluate",
     "demo": "demo_cmd:demo",
+    "data": "data_cmd:data",
 }
 
 

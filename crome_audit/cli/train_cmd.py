@@ -7,6 +7,8 @@
 
 Stages already done with the same config and inputs are skipped; an interrupted run resumes from the last
 completed stage and the newest checkpoint. The output folder is the reward model (``crome-audit run --rm OUT``).
+Before the train stage, ``train`` prints the data audit of the pairs it is about to train on (crome_audit/
+data_audit.py) and warns when surface features alone predict the label (``train.data_audit_warn_auc``).
 At the end, ``train`` prints the held-out accuracy with its 95% CI and says when it is within chance.
 """
 
@@ -82,6 +84,32 @@ def accuracy_line(metrics: dict | None) -> str | None:
     return f"held-out accuracy {acc:.3f} [95% CI {lo:.3f}, {hi:.3f}] on {n} pairs (chance 0.5){verdict}"
 
 
+def data_audit_lines(pipe) -> list[str]:
+    """The data audit of what the train stage is about to train on (originals + the filter stage's synthetic
+    pairs): shallow-classifier lines, and a warning above ``train.data_audit_warn_auc``."""
+    from ..data_audit import audit_pairs, shallow_line
+    from ..train.pipeline import _read_jsonl
+
+    train, _, _ = pipe.data()
+    path = pipe.artifact("filter")
+    synthetic = _read_jsonl(path) if path.is_file() else []
+    originals = [{**p, "label": "pref"} for p in train]
+    threshold = pipe.cfg.train.data_audit_warn_auc
+    lines = []
+    for label, records in (("data audit, training pairs", originals + synthetic),
+                           ("data audit, synthetic pairs", synthetic)):
+        if sum(r.get("label") != "tie" for r in records) < 2:
+            continue
+        result = audit_pairs(records, n_boot=200, by_family=False)
+        lines.append(shallow_line(result, label))
+        if result["shallow"]["auc"] > threshold:
+            top = ", ".join(t["feature"] for t in result["shallow"]["top_features"][:3])
+            lines.append(f"crome-audit: warning: {label.split(', ')[1]}: surface features alone predict the "
+                         f"preferred side (shallow AUC {result['shallow']['auc']:.3f} > train.data_audit_warn_auc "
+                         f"{threshold}; top: {top}); `crome-audit data` shows the details")
+    return lines
+
+
 def _heldout_metrics(pipe) -> dict | None:
     for path in (pipe.out / "eval.json", pipe.work / "trainer_eval.json"):
         if path.is_file():
@@ -101,8 +129,17 @@ def _heldout_metrics(pipe) -> dict | None:
 @cli_errors
 def train(config_path, out_dir, overrides, quiet, until):
     """Run the training pipeline: rubrics -> augment -> filter -> train -> eval (resumable)."""
+    from ..train.pipeline import STAGES
+
     pipe = _pipeline(config_path, out_dir, overrides, quiet)
-    for stage, manifest in pipe.run(until).items():
+    manifests, audit = {}, []
+    for stage in STAGES[: STAGES.index(until) + 1]:
+        if stage == "train" and pipe.state.is_main_process:  # audited before training on it; shown once the
+            audit = data_audit_lines(pipe)                     # stage ran (a failure stays one line)
+        manifests[stage] = pipe.run_stage(stage)
+    for line in audit:
+        click.echo(line, err=line.startswith("crome-audit: warning"))
+    for stage, manifest in manifests.items():
         _report(pipe, stage, manifest)
     if pipe.state.is_main_process and until in ("train", "eval"):
         line = accuracy_line(_heldout_metrics(pipe))

@@ -29,7 +29,8 @@ from collections import Counter
 from ..data import prompt_text
 from ..errors import InputError
 from .config import AugmentConfig
-from .interventions import Context, DonorPool, for_attribute
+from .interventions import Context, DonorPool, for_attribute, length_neutral, n_tokens
+from .paraphrase import neutral_edit
 from .style import style_tie
 
 IQN_FAMILY = "train.neutral.irrelevant_query"
@@ -60,6 +61,12 @@ def donor_pool(pairs: list[dict]) -> DonorPool:
     return DonorPool([(prompt_text(p["prompt"]).strip(), p[side]) for p in pairs for side in ("chosen", "rejected")])
 
 
+def edit_size(text: str, spans) -> int:
+    """Tokens of inserted or substituted material: the replacements of the spans that changed (the data audit's
+    ``edit_span`` feature, crome_audit/data_audit.py)."""
+    return sum(n_tokens(new) for s, e, new in spans if text[s:e] != new)
+
+
 def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
     donors = donor_pool(pairs)
     for pair in pairs:
@@ -77,12 +84,23 @@ def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
                 edits = for_attribute(attr, direction)
                 rng.shuffle(edits)  # several families per attribute: each gets its share
                 for edit in edits:
-                    new = edit.apply(pair[side], rng, ctx)
-                    if new is None:
+                    edited = edit.edit(pair[side], rng, ctx)
+                    if edited is None:
                         continue
-                    chosen, rejected = (pair["chosen"], new) if direction == "degrade" else (new, pair["rejected"])
-                    out.append(_example(pair["prompt"], chosen, rejected, "pref", "causal", edit.family, attr,
-                                        direction, pair["id"], len(out)))
+                    new, size = edited.text, edit_size(pair[side], edited.spans)
+                    # the pair is (answer, its degraded copy) or (its upgraded copy, answer): both from pair[side]
+                    kept, kept_size = pair[side], 0
+                    if cfg.neutral_edits:  # the unedited copy gets an equal-sized, meaning-preserving edit
+                        neutral = neutral_edit(pair[side], size, rng, target_length=n_tokens(new))
+                        if neutral is None or not length_neutral(neutral.text, new):
+                            counts["causal_without_neutral_edit"] += 1
+                            continue
+                        kept, kept_size = neutral.text, edit_size(pair[side], neutral.spans)
+                    chosen, rejected = (kept, new) if direction == "degrade" else (new, kept)
+                    sizes = ({"chosen": kept_size, "rejected": size} if direction == "degrade"
+                             else {"chosen": size, "rejected": kept_size})
+                    out.append({**_example(pair["prompt"], chosen, rejected, "pref", "causal", edit.family, attr,
+                                           direction, pair["id"], len(out)), "edit_tokens": sizes})
                     counts[edit.family] += 1
                     did = True
                     break
@@ -128,8 +146,10 @@ def _generator_causal(pairs, rubrics, cfg, rng, generator, out, counts):
         pair, attr, direction = item["pair"], item["attribute"], item["direction"]
         family = f"generator.{attr}.{direction}"
         chosen, rej = (pair["chosen"], res.text) if direction == "degrade" else (res.text, pair["rejected"])
-        out.append(_example(pair["prompt"], chosen, rej, "pref", "causal", family, attr, direction, pair["id"],
-                            len(out)))
+        size = n_tokens(res.text)  # a rewrite substitutes the whole answer
+        sizes = {"chosen": 0, "rejected": size} if direction == "degrade" else {"chosen": size, "rejected": 0}
+        out.append({**_example(pair["prompt"], chosen, rej, "pref", "causal", family, attr, direction, pair["id"],
+                               len(out)), "edit_tokens": sizes})
         counts[family] += 1
     if not any(r.ok for r in results):
         raise InputError(f"generator produced no valid rewrite for any of {len(items)} requests "
@@ -214,7 +234,9 @@ def augment_pairs(method: str, pairs: list[dict], rubrics: dict, cfg: AugmentCon
                "causal": sum(r["kind"] == "causal" for r in out),
                "neutral": sum(r["label"] == "tie" for r in out),
                "preference": sum(r["label"] == "pref" for r in out),
-               "by_family": dict(sorted((k, v) for k, v in counts.items() if not k.startswith("generator_rej"))),
+               "by_family": dict(sorted((k, v) for k, v in counts.items()
+                                         if not k.startswith(("generator_rej", "causal_without")))),
+               "causal_without_neutral_edit": counts.get("causal_without_neutral_edit", 0),
                "generator_rejected": counts.get("generator_rejected", 0),
                "generator_rejected_by_status": {k.split(".", 1)[1]: v for k, v in sorted(counts.items())
                                                 if k.startswith("generator_rejected.")}}

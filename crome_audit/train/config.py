@@ -87,6 +87,11 @@ class AugmentConfig:
                                   "(counterfactual rewrites by the generator).", choices=("offline", "generator"))
     max_causal_per_pair: int = _f(2, "At most this many causal augmentations per original pair (attributes "
                                      "from the rubric, picked with the seed).", min=0)
+    neutral_edits: bool = _f(False, "EXPERIMENTAL (off: it lowers the edit-span leak but raises the length one "
+                                    "on HH-RLHF; docs/data-audit.md). Offline causal pairs: give the side that is "
+                                    "NOT degraded an equal-sized, meaning-preserving edit (contractions, exact "
+                                    "synonyms; crome_audit/train/paraphrase.py), so 'was edited' does not predict "
+                                    "the label (issue 18). An answer that admits no such edit yields no causal pair.")
     upgrades: bool = _f(True, "Also upgrade the rejected answer where an upgrade exists -> (upgraded > rejected).")
     neutral_ratio: float = _f(0.5, "Irrelevant-Query Neutrals per original pair: a pair (original or causal) "
                                    "attached to an unrelated prompt, labelled a tie.", min=0.0)
@@ -143,6 +148,11 @@ class TrainSection:
     eval_max_pairs: int = _f(256, "At most this many held-out pairs in the periodic eval (the eval stage uses all).",
                               min=1)
     progress: bool = _f(True, "Show a progress bar.")
+    data_audit_warn_auc: float = _f(0.55, "Before training, `crome-audit train` prints the data audit of the "
+                                          "training pairs (originals + kept synthetic ones; crome_audit/"
+                                          "data_audit.py) and warns when the shallow classifier's AUC on surface "
+                                          "features is above this (a shortcut a model can learn without reading).",
+                                    min=0.5, max=1.0)
     debug_nan_at_step: int | None = _f(None, "Testing aid: make the loss NaN at this step to exercise the "
                                               "NaN stop.", min=1)
 

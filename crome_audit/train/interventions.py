@@ -22,7 +22,7 @@ Two rules every edit keeps, because anything else correlates with the label and 
 
 | family                                 | edit (all degrade the answer) |
 |----------------------------------------|-------------------------------|
-| train.coherence.sentence_shuffle       | permute the sentences (>= 3) among their slots; separators stay |
+| train.coherence.sentence_shuffle       | swap two sentences after the first (>= 3 in all); separators stay |
 | train.coherence.repeat_sentence        | overwrite one sentence with a verbatim copy of another of similar length |
 | train.factuality.negation              | flip one claim's polarity (is -> is not, cannot -> can, hasn't -> has) |
 | train.completeness.drop_point          | replace one middle sentence (of >= 3) with a deferral of matched length ("I'll skip the details of that step.") |
@@ -245,18 +245,20 @@ def _prose_spans(text):
     return [] if looks_like_code(text) else sentence_spans(text)
 
 
-@intervention("coherence", "sentence_shuffle", "degrade", "Permute the sentences among their slots.")
+@intervention("coherence", "sentence_shuffle", "degrade",
+              "Swap two sentences after the first (the opening stays in place).")
 def _shuffle(text, rng, ctx):
+    # the opening stays (it carries openers such as "Sure," that the data audit counts), and only two sentences
+    # move, so the preferred side's neutral edit can match the size of what moved (crome_audit/train/paraphrase.py)
     spans = _prose_spans(text)
     if len(spans) < 3:
         return None
     contents = [text[s:e] for s, e in spans]
-    order = list(range(len(spans)))
-    for _ in range(10):
-        rng.shuffle(order)
-        if [contents[i] for i in order] != contents:
-            return [(s, e, contents[i]) for (s, e), i in zip(spans, order)]
-    return None
+    options = [(i, j) for i in range(1, len(spans)) for j in range(i + 1, len(spans)) if contents[i] != contents[j]]
+    if not options:
+        return None
+    i, j = rng.choice(options)
+    return [(spans[i][0], spans[i][1], contents[j]), (spans[j][0], spans[j][1], contents[i])]
 
 
 @intervention("coherence", "repeat_sentence", "degrade",
