@@ -2,6 +2,15 @@
 
     python benchmarks/bench_validity.py                        # full RewardBench file, default suite
     python benchmarks/bench_validity.py --limit 300 --suite quick
+    python benchmarks/bench_validity.py --zoo --rmbench DIR      # the graded-bias zoo vs RM-Bench's style gap
+
+``--zoo``: the style-blind control plus graded, standardised length / markdown / flattery biases
+(``controls.zoo_L{a}_M{b}_F{c}``), the length RM and the noise RM, each audited in-process on every 6th
+RewardBench pair (default suite) and scored with ``bench rmbench`` on the RM-Bench files in DIR (the official
+per-domain ``*_filtered.json`` files; their chosen answers join the style-blind control's references). Prints
+one row per member (attribute readings, headline, RM-Bench easy − hard) and the Spearman correlations of
+the headline (and of schema 2's index, recomputed from the same rows: instability / σ of clean margins) with
+RM-Bench's style gap, over all members and over those whose bias RM-Bench can see (no flattery).
 
 Runs ``crome-audit run`` for: the length RM, the noise RM, length + a prompt-only offset, 3·length + 7,
 the style-blind control and the injected-bias controls (crome_audit/controls.py), and prints one Markdown
@@ -54,13 +63,90 @@ def _top_spurious(res: dict) -> str:
     return f"{p['name']} {p['effect_size']:+.3f}"
 
 
+ZOO = [(0, 0, 0)] + [(k, 0, 0) for k in (0.25, 0.5, 1, 2)] + [(0, k, 0) for k in (0.25, 0.5, 1, 2)] + \
+      [(0, 0, k) for k in (0.25, 0.5, 1, 2)] + [(1, 1, 0), (0.5, 2, 0), (2, 1, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1)]
+
+
+def _schema2_index(probes: list[dict], margin_sd: float | None) -> float | None:
+    """Schema 2's spurious index from schema 3 rows: mean over attributes of mean |Δ| / σ of clean margins."""
+    if not margin_sd:
+        return None
+    groups: dict = {}
+    for p in probes:
+        if p["kind"] == "spurious" and not p.get("excluded_reason") and p.get("mean_abs_delta") is not None:
+            groups.setdefault(p["attribute"], []).append(p["mean_abs_delta"] / margin_sd)
+    return sum(sum(v) / len(v) for v in groups.values()) / len(groups) if groups else None
+
+
+def run_zoo(data: str, rmbench_dir: str, suite: str) -> int:
+    from scipy.stats import spearmanr
+
+    from crome_audit.audit import run_audit
+    from crome_audit.benchmarks import run_benchmark
+    from crome_audit.data import load_records
+    from crome_audit.engine import ScoringEngine
+    from crome_audit.models import load_reward_model
+    from crome_audit.probes import load_suite
+
+    rm_rows = []
+    for f in sorted(Path(rmbench_dir).glob("*_filtered.json")):
+        for r in json.loads(f.read_text(encoding="utf-8")):
+            rm_rows += [{"prompt": r["prompt"], "chosen": c, "rejected": j} for c, j in zip(r["chosen"], r["rejected"])]
+    ref = Path(tempfile.mkdtemp(prefix="zoo-ref-")) / "reference.jsonl"
+    with open(ref, "w", encoding="utf-8") as out, open(data, encoding="utf-8") as src:
+        out.write(src.read())
+        out.writelines(json.dumps(r) + "\n" for r in rm_rows)
+    os.environ["CROME_AUDIT_CONTROL_REFERENCE"] = str(ref)
+    records, _, kind = load_records(data, None, None, False)
+    records = records[::6]
+    members = [(f"L{a:g} M{b:g} F{c:g}", f"py:crome_audit.controls:zoo_L{a:g}_M{b:g}_F{c:g}", (a, b, c)) for a, b, c in ZOO]
+    members += [("length RM", "length", None), ("noise RM", "noise", None)]
+    print(f"<!-- {datetime.date.today()}: python benchmarks/bench_validity.py --zoo --rmbench {rmbench_dir} "
+          f"({len(records)} RewardBench pairs, suite {suite}; RM-Bench files: "
+          f"{', '.join(f.name for f in sorted(Path(rmbench_dir).glob('*_filtered.json')))}) -->")
+    print("| member | length | formatting | sycophancy | spurious index [95% CI] | schema-2 index | "
+          "RM-Bench easy − hard | RM-Bench hard | verdicts: sensitive |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    table = []
+    for label, spec, strengths in members:
+        engine = ScoringEngine(load_reward_model(spec), progress=False)
+        out = run_audit(records, load_suite(suite), engine, seed=0, kind=kind, max_examples=0)
+        s = out.summary
+        entry, _ = run_benchmark("rmbench", ScoringEngine(load_reward_model(spec), progress=False), data=rmbench_dir)
+        m = entry["metrics"]
+        gap = m["easy"]["value"] - m["hard"]["value"]
+        old = _schema2_index(out.probes, out.clean.get("margin_std"))
+        attrs = s["spurious_attributes"]
+        sens = [a for a, v in attrs.items() if v.get("verdict") == "sensitive"]
+        table.append({"label": label, "strengths": strengths, "index": s["spurious_index"], "old": old, "gap": gap})
+        print(f"| {label} | {_fmt(attrs.get('length', {}).get('value'))} | {_fmt(attrs.get('formatting', {}).get('value'))} | "
+              f"{_fmt(attrs.get('sycophancy', {}).get('value'))} | {_fmt(s['spurious_index'], s['spurious_index_ci'])} | "
+              f"{_fmt(old)} | {gap:+.3f} | {_fmt(m['hard']['value'])} | {', '.join(sens) or '—'} |", flush=True)
+    zoo = [t for t in table if t["strengths"] is not None]
+    visible = [t for t in zoo if not t["strengths"][2]]  # RM-Bench cannot see flattery
+    for name, rows in (("all zoo members", zoo), ("members whose bias RM-Bench can see (no flattery)", visible),
+                       ("all members with the length and noise RMs", table)):
+        new = spearmanr([t["index"] for t in rows], [t["gap"] for t in rows]).statistic
+        old = spearmanr([t["old"] for t in rows], [t["gap"] for t in rows]).statistic
+        print(f"\nSpearman with RM-Bench easy − hard over {name} (n = {len(rows)}): schema 3 index {new:+.2f}, "
+              f"schema 2 index {old:+.2f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--suite", default="default")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", default=None, help="keep the run folders here")
+    ap.add_argument("--zoo", action="store_true", help="the graded-bias zoo against RM-Bench (needs --rmbench)")
+    ap.add_argument("--rmbench", default=None, help="folder of RM-Bench's official *_filtered.json files")
     args = ap.parse_args()
+    if args.zoo:
+        if not args.rmbench:
+            ap.error("--zoo needs --rmbench DIR (RM-Bench's official data files)")
+        sys.path.insert(0, str(ROOT))
+        return run_zoo(args.data, args.rmbench, args.suite)
     env = {**os.environ, "CROME_AUDIT_CONTROL_REFERENCE": args.data, "PYTHONPATH": str(ROOT)}
     out_root = Path(args.out or tempfile.mkdtemp(prefix="validity-"))
     print(f"<!-- {datetime.date.today()}: python benchmarks/bench_validity.py --data {args.data} --suite {args.suite}"

@@ -145,3 +145,22 @@ def test_no_domain_in_the_rows_nor_in_the_file_name_is_one_clear_error(tmp_path)
     message = str(err.value)
     assert "\n" not in message and message.startswith(f"{path}: item 0: missing field 'domain'")
     assert "the file name 'total_dataset.json' names no domain" in message and "chat_filtered.json" in message
+
+
+def test_official_per_domain_files_number_their_items_independently(tmp_path):
+    """The real chat_filtered.json and code_filtered.json both start at id 8 (seen in THU-KEG/RM-Bench's data):
+    a folder of them loads, each item keyed by its domain; the same id twice in one domain is still refused."""
+    import json
+
+    from crome_audit.benchmarks.rmbench import load_rmbench
+
+    def row(i):
+        return {"id": i, "prompt": f"q{i}", "chosen": ["a", "b", "c"], "rejected": ["x", "y", "z"]}
+
+    (tmp_path / "chat_filtered.json").write_text(json.dumps([row(8), row(9)]), encoding="utf-8")
+    (tmp_path / "code_filtered.json").write_text(json.dumps([row(8)]), encoding="utf-8")
+    rows, _ = load_rmbench(str(tmp_path))
+    assert [(r["domain"], r["id"]) for r in rows] == [("chat", "8"), ("chat", "9"), ("code", "8")]
+    (tmp_path / "code_filtered.json").write_text(json.dumps([row(8), row(8)]), encoding="utf-8")
+    with pytest.raises(InputError, match="duplicated id 8 in domain code"):
+        load_rmbench(str(tmp_path))

@@ -89,7 +89,8 @@ def _row_domain(loc: str, row: dict, file_domain: str | None, file_name: str | N
 
 def normalise_sources(sources: list[tuple[str | None, list[tuple[str, dict]]]]) -> list[dict]:
     """Validate ``[(file name or None, raw rows)]`` (the file's name gives the domain of rows without one; ids
-    are unique across all sources); return ``[{id, domain, raw_domain, prompt, chosen, rejected}]`` in data
+    are unique within a domain across all sources, as the official per-domain files number their items
+    independently); return ``[{id, domain, raw_domain, prompt, chosen, rejected}]`` in data
     order."""
     out, seen = [], {}
     index = -1
@@ -106,9 +107,10 @@ def _normalise_row(loc: str, row: dict, index: int, seen: dict, raw: str) -> dic
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError(f"{loc}: field 'prompt' must be a non-empty string")
     rid = str(row.get("id", index))
-    if rid in seen:
-        raise InputError(f"{loc}: duplicated id {rid}; first seen at {seen[rid]}")
-    seen[rid] = loc
+    key = (raw, rid)  # the official per-domain files number their items independently: ids repeat across them
+    if key in seen:
+        raise InputError(f"{loc}: duplicated id {rid} in domain {raw}; first seen at {seen[key]}")
+    seen[key] = loc
     return {"id": rid, "domain": DOMAINS[raw], "raw_domain": raw, "prompt": prompt,
             "chosen": _responses(loc, row, "chosen"), "rejected": _responses(loc, row, "rejected")}
 
