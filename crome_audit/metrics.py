@@ -291,19 +291,36 @@ def _index(rows: list[dict], boots: dict, kind: str, only_heldout: bool = False)
 
 
 def _attribute_verdicts(rows: list[dict], boots: dict, attrs: dict, kind: str, reliable: bool) -> None:
-    """Each attribute's verdict, MDE, n needed and Holm-adjusted p (across the attributes of this kind)."""
+    """Each attribute's verdict, MDE, n needed and Holm-adjusted p (across the attributes of this kind).
+
+    Style: each probe gets its own verdict from its signed effect (an attribute's probes may push opposite
+    ways: ``format_markdown`` adds markup, ``format_strip`` removes it, so their mean would cancel); the
+    attribute is sensitive when any probe is, robust when every probe is, else inconclusive, and reports the
+    probe with the largest |effect|; its p is the smallest probe p times the number of probes (Bonferroni
+    within the attribute) before Holm across attributes. Substance: the attribute's 2·detection − 1."""
     for a in attrs.values():
         members = [r for r in rows if r["name"] in a["probes"]]
         if kind == "spurious":
-            if reliable:
-                eff = mean_of([m["effect_size"] for m in members])
-                b = np.mean([boots[m["name"]]["effect"] for m in members], axis=0)
-                v = spurious_verdict(eff, b, a["n_clusters"])
-            else:
-                md = mean_of([m["mean_delta"] for m in members])
-                b = np.mean([boots[m["name"]]["delta"] for m in members], axis=0)
-                v = spurious_verdict_no_scale(md, b, a["n_clusters"])
-            a.update(effect=v["value"], effect_ci=v["ci"] if reliable else None)
+            per = []
+            for m in members:
+                b = boots[m["name"]]
+                if reliable:
+                    per.append((m, spurious_verdict(m["effect_size"], b["effect"], m["n_clusters"])))
+                else:
+                    per.append((m, spurious_verdict_no_scale(m["mean_delta"], b["delta"], m["n_clusters"])))
+            for m, v in per:
+                m["verdict"] = v["verdict"]
+            verdicts = {v["verdict"] for _, v in per}
+            verdict = "sensitive" if "sensitive" in verdicts else "robust" if verdicts == {"robust"} else \
+                "inconclusive"
+            pick = [x for x in per if x[1]["verdict"] == verdict] or per
+            m, v = max(pick, key=lambda x: abs(x[1]["value"] or 0.0))
+            ps = [x[1]["p_value_raw"] for x in per if x[1]["p_value_raw"] is not None]
+            v = {**v, "verdict": verdict, "p_value_raw": min(1.0, min(ps) * len(ps)) if ps else None}
+            if verdict == "inconclusive":
+                need = [x[1]["n_needed"] for x in per if x[1]["verdict"] == "inconclusive" and x[1]["n_needed"]]
+                v["n_needed"] = max(need) if need else None
+            a.update(effect=v["value"], effect_ci=v["ci"] if reliable else None, effect_probe=m["name"])
         else:
             v = causal_verdict(a["value"], np.mean([2 * boots[m["name"]]["detection"] - 1 for m in members],
                                                    axis=0), a["n_clusters"])
