@@ -100,3 +100,29 @@ def test_references_that_know_nothing_read_worse_than_the_base(rb, zoo):
     # the style-blind base is the most robust member of the zoo
     assert base["spurious_index"] == min(s["spurious_index"] for s in zoo.values())
     assert set(base["verdicts"]["spurious"].values()) == {"robust"}
+
+
+def _schema2_index(out) -> float:
+    """Schema 2's headline from the same audit: mean over attributes of mean |Δ| / σ of the clean margins."""
+    groups: dict = {}
+    for p in out.probes:
+        if p["kind"] == "spurious" and not p.get("excluded_reason"):
+            groups.setdefault(p["attribute"], []).append(p["mean_abs_delta"] / out.clean["margin_std"])
+    return sum(sum(v) / len(v) for v in groups.values()) / len(groups)
+
+
+def test_the_zoo_catches_what_schema_2_got_wrong(rb):
+    """The same audits read with schema 2's unit make both mistakes this file guards against (so these tests
+    can fail): a length bias added to a flattery-biased RM lowers its headline, and the pure length RM reads
+    as more robust than a weakly flattery-biased one. The schema 3 headline gets both right."""
+    records, kind = rb
+
+    def both(rm):
+        out = run_audit(records, load_suite("default"), ScoringEngine(rm, progress=False), seed=0, kind=kind,
+                        max_examples=0)
+        return out.summary["spurious_index"], _schema2_index(out)
+
+    flattery, flattery_length = both(ZooRM(flattery=1.0)), both(ZooRM(flattery=1.0, length=1.0))
+    weak, length = both(ZooRM(flattery=0.25)), both(load_reward_model("length"))
+    assert flattery_length[1] < flattery[1] and length[1] < weak[1]  # schema 2: wrong way round
+    assert flattery_length[0] > flattery[0] and length[0] > weak[0]  # schema 3: right way round
