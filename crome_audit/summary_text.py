@@ -24,6 +24,24 @@ def _ci(ci, spec: str = ".3f") -> str:
     return f" [{format(ci[0], spec)}, {format(ci[1], spec)}]"
 
 
+VERDICT_GROUPS = (("spurious", "sensitive", "sensitive to"), ("spurious", "inconclusive", "inconclusive on"),
+                  ("spurious", "robust", "robust to"), ("causal", "detects", "detects"),
+                  ("causal", "blind", "blind to"), ("causal", "inverted", "inverted on"),
+                  ("causal", "inconclusive", "inconclusive on"))
+
+
+def verdict_sentence(summary: dict) -> str:
+    """'sensitive to length, formatting; robust to emoji; detects factuality; ...' from the attribute verdicts."""
+    parts = []
+    for kind, verdict, words in VERDICT_GROUPS:
+        attrs = summary.get(f"{kind}_attributes")
+        names = [a for a, v in (attrs or {}).items() if isinstance(v, dict) and v.get("verdict") == verdict]
+        if names:
+            parts.append(f"{words} {', '.join(names)}" + (" (content)" if kind == "causal" and
+                                                            verdict == "inconclusive" else ""))
+    return "; ".join(parts)
+
+
 def verdict_lines(summary: dict) -> list[str]:
     """One line per attribute: verdict, effect [CI], Holm p, MDE (or the prompts an inconclusive one needs)."""
     out = []

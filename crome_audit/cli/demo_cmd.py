@@ -14,10 +14,12 @@ Stages (each printed with its time; all times in OUT/demo_timings.json):
    RewardBench sample (crome_audit/assets/rewardbench_sample.jsonl, 249 pairs, no Chat section);
 5. OUT/report.html side by side, then one verdict line per attribute.
 
-A verdict compares the audit's per-attribute numbers (docs/results.md, schema 2.0): spurious attributes by
-instability (mean |Δ| / SD of clean margins, lower is better), causal ones by 2·detection − 1 (higher is
-better), each with its bootstrap CI; an attribute the Crome data tied in training is marked "tied in
-training", the others "held out" (transfer). On a GPU, training and scoring use it.
+The verdict lines (docs/results.md, schema 3.0): first each RM's own attribute verdicts (sensitive / robust /
+inconclusive; detects / blind / inverted / inconclusive), then, only when neither RM is flagged degenerate
+(as the report does), one comparison per attribute: spurious attributes by their style share I / (I + D)
+(lower is better), causal ones by 2·detection − 1 (higher is better), each with its bootstrap CI; an
+attribute the Crome data tied in training is marked "tied in training", the others "held out" (transfer).
+On a GPU, training and scoring use it.
 """
 
 from __future__ import annotations
@@ -53,21 +55,9 @@ def demo_recipe(method: str, base_model: str, steps: int, max_length: int, seed:
 
 
 def _attributes(results: dict, kind: str) -> dict:
-    """{attribute: (value, ci or None)} from summary.{spurious,causal}_attributes (schema 2.0); for older
-    results, the mean over the attribute's probes of instability (or |effect|) / 2·detection − 1 (or −effect)."""
-    table = (results.get("summary") or {}).get(f"{kind}_attributes")
-    if table:
-        return {a: (v.get("value"), v.get("ci")) for a, v in table.items() if v.get("value") is not None}
-    acc: dict[str, list[float]] = {}
-    for p in results.get("probes", []):
-        if p.get("kind") != kind or not p.get("n") or p.get("effect_size") is None:
-            continue
-        if kind == "spurious":
-            v = p.get("instability", abs(p["effect_size"]))
-        else:
-            v = 2 * p["detection_rate"] - 1 if p.get("detection_rate") is not None else -p["effect_size"]
-        acc.setdefault(p["attribute"], []).append(v)
-    return {a: (sum(vs) / len(vs), None) for a, vs in acc.items()}
+    """{attribute: (value, ci or None)} from summary.{spurious,causal}_attributes (schema 3.0)."""
+    table = (results.get("summary") or {}).get(f"{kind}_attributes") or {}
+    return {a: (v.get("value"), v.get("ci")) for a, v in table.items() if v.get("value") is not None}
 
 
 def _ci(ci) -> str:
@@ -79,9 +69,25 @@ def _overlap(a, b) -> bool:
 
 
 def verdict_lines(bt: dict, crome: dict, tied: set[str] | None = None) -> list[str]:
-    """One line per attribute audited in both runs: how Crome compares with BT, with CIs."""
+    """Each RM's attribute verdicts, then (unless either RM is flagged degenerate: its numbers measure
+    nothing, and the report refuses the comparison too) one line per attribute audited in both runs."""
+    from ..summary_text import verdict_sentence
+
     tied = tied or set()
     lines = []
+    flagged = []
+    for label, res in (("BT", bt), ("Crome", crome)):
+        summary = res.get("summary") or {}
+        lines.append(f"{label}: {verdict_sentence(summary) or 'no attribute verdicts'}")
+        deg = summary.get("degenerate") or {}
+        if deg.get("flagged"):
+            flagged.append(label)
+            lines.append(f"{label} is flagged degenerate: {'; '.join(deg.get('reasons') or [])}")
+    if flagged:
+        lines.append(f"No comparison between the RMs: {' and '.join(flagged)} "
+                     f"{'is' if len(flagged) == 1 else 'are'} flagged degenerate (their numbers do not measure "
+                     "robustness)")
+        return lines
     b_sp, c_sp = _attributes(bt, "spurious"), _attributes(crome, "spurious")
     for attr in sorted(set(b_sp) & set(c_sp)):
         (b, bci), (c, cci) = b_sp[attr], c_sp[attr]
@@ -92,7 +98,7 @@ def verdict_lines(bt: dict, crome: dict, tied: set[str] | None = None) -> list[s
         else:
             word = "moved as much as BT" if c == b else "moved more than BT"
         note = "; CIs overlap: not a clear difference" if _overlap(bci, cci) else ""
-        lines.append(f"{attr} ({mark}): Crome {word} under {attr} edits (instability {c:.2f}{_ci(cci)} vs "
+        lines.append(f"{attr} ({mark}): Crome {word} under {attr} edits (style share {c:.2f}{_ci(cci)} vs "
                      f"{b:.2f}{_ci(bci)}; lower is better){note}")
     b_ca, c_ca = _attributes(bt, "causal"), _attributes(crome, "causal")
     for attr in sorted(set(b_ca) & set(c_ca)):
