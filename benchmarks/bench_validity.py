@@ -52,15 +52,13 @@ def _fmt(v, ci=None) -> str:
 
 
 def _top_spurious(res: dict) -> str:
-    attrs = res["summary"].get("spurious_attributes")
-    if isinstance(attrs, dict) and attrs:
-        name, a = max(attrs.items(), key=lambda kv: kv[1].get("value") or 0)
-        return f"{name} {_fmt(a.get('value'))}"
-    rows = [p for p in res["probes"] if p["kind"] == "spurious" and p.get("effect_size") is not None]
-    if not rows:
-        return "—"
-    p = max(rows, key=lambda p: abs(p["effect_size"]))
-    return f"{p['name']} {p['effect_size']:+.3f}"
+    """The attributes called sensitive (with the largest style share first), or 'none'."""
+    attrs = res["summary"].get("spurious_attributes") or {}
+    sens = sorted((a for a, v in attrs.items() if v.get("verdict") == "sensitive"),
+                  key=lambda a: -(attrs[a].get("value") or 0))
+    if not sens:
+        return "none"
+    return ", ".join(f"{a} {attrs[a]['value']:.2f}" for a in sens[:3]) + (f" (+{len(sens) - 3})" if len(sens) > 3 else "")
 
 
 ZOO = [(0, 0, 0)] + [(k, 0, 0) for k in (0.25, 0.5, 1, 2)] + [(0, k, 0) for k in (0.25, 0.5, 1, 2)] + \
@@ -151,7 +149,7 @@ def main() -> int:
     out_root = Path(args.out or tempfile.mkdtemp(prefix="validity-"))
     print(f"<!-- {datetime.date.today()}: python benchmarks/bench_validity.py --data {args.data} --suite {args.suite}"
           f"{f' --limit {args.limit}' if args.limit else ''} -->")
-    print("| RM | spurious index | causal index | top spurious | clean accuracy | seconds |")
+    print("| RM | spurious index | causal index | sensitive (style share) | clean accuracy | seconds |")
     print("|---|---|---|---|---|---|")
     for label, spec in RMS:
         out = out_root / label.replace(" ", "_").replace("·", "x").replace("+", "plus")
