@@ -69,7 +69,7 @@ def _tolerance(values) -> dict:
 @click.option("--min-causal-index", default=None, metavar="X",
               help="Fail when the causal index (2·detection − 1) is below X beyond its CI.")
 @click.option("--max-effect", multiple=True, metavar="ATTR=X",
-              help="Max instability (mean |Δ| / margin SD) of a spurious attribute (or one probe name). Repeatable.")
+              help="Max instability (style share I / (I + D)) of a spurious attribute (or one probe name). Repeatable.")
 @click.option("--min-benchmark", multiple=True, metavar="NAME[.METRIC]=X",
               help="Minimum of a benchmark metric: rewardbench=0.6 (its score), 'rewardbench.Chat Hard=0.5'.")
 @click.option("--max-benchmark", multiple=True, metavar="NAME[.METRIC]=X",

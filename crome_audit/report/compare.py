@@ -1,4 +1,4 @@
-"""Align several ``results.json`` runs (schema 2.0) on what they share, and say what they do not share.
+"""Align several ``results.json`` runs (schema 3.0) on what they share, and say what they do not share.
 
 The report compares runs only on common ground: probes present in every run that has probes, benchmark
 metrics present in every run that has that benchmark. Everything left out, and every difference in data
