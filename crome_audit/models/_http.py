@@ -246,13 +246,14 @@ class ClientFormatter:
 
     def text(self, prompt, response: str) -> str:
         from ..data import as_messages, prompt_text
+        from ..formatting import fill_template
 
         if self.mode == "chat_template":
             text = self._tok.apply_chat_template(as_messages(prompt, response), tokenize=False)
             if self._bos and text.startswith(self._bos):
                 text = text[len(self._bos):]
             return text
-        return self.template.replace("{prompt}", prompt_text(prompt)).replace("{response}", response)
+        return fill_template(self.template, prompt_text(prompt), response)
 
     def describe(self) -> dict:
         return {"mode": self.mode, "tokenizer": self.tokenizer_name,

@@ -33,7 +33,7 @@ from typing import Literal
 
 from ..data import as_messages, prompt_text
 from ..errors import InputError, ModelLoadError
-from ..formatting import PLAIN_TEMPLATE
+from ..formatting import PLAIN_TEMPLATE, fill_template
 from ..hf_common import (
     collate,
     first_line,
@@ -45,7 +45,7 @@ from ..hf_common import (
 )
 from .base import RewardModel, option, register_adapter
 
-DPO_FORMAT_VERSION = 1
+DPO_FORMAT_VERSION = 2  # bump when encoding changes, so cached scores are not reused (2: single-pass templates)
 MODES = ("sum", "avg")
 
 
@@ -88,9 +88,10 @@ class CausalFormatter:
             context = tok.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
             return context, tok.apply_chat_template(msgs, tokenize=False)
         template = self.template or PLAIN_TEMPLATE
-        filled = template.replace("{prompt}", prompt_text(prompt))
-        head = filled.split("{response}")[0]
-        return head, filled.replace("{response}", response)
+        # the context is the template up to its first {response} placeholder (split in the template, never in
+        # a value), filled in the same single pass as the whole text, so it is a prefix of it
+        before = template.split("{response}", 1)[0]
+        return fill_template(before, prompt_text(prompt)), fill_template(template, prompt_text(prompt), response)
 
     def encode_many(self, prompts, responses) -> list[DPOEncoded]:
         tok = self.tokenizer

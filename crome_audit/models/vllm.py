@@ -137,7 +137,7 @@ class VLLMRewardModel(RewardModel):
 
     def _score_batch(self, fmt: str, prompts, responses) -> list[float]:
         from ..data import as_messages, prompt_text
-        from ..formatting import PLAIN_TEMPLATE
+        from ..formatting import PLAIN_TEMPLATE, fill_template
 
         if fmt == "messages":
             path, body = "/classify", self._body(messages=as_messages(prompts[0], responses[0]))
@@ -145,8 +145,7 @@ class VLLMRewardModel(RewardModel):
             path, body = "/score", self._body(queries=[prompt_text(p) for p in prompts], documents=list(responses))
         else:
             template = self.template or PLAIN_TEMPLATE
-            texts = [template.replace("{prompt}", prompt_text(p)).replace("{response}", r)
-                     for p, r in zip(prompts, responses)]
+            texts = [fill_template(template, prompt_text(p), r) for p, r in zip(prompts, responses)]
             path, body = "/classify", self._body(input=texts)
         status, answer = self.client.post(path, body)
         if status == 200:
