@@ -278,6 +278,42 @@ def placement_kwargs(device_map=None, max_memory=None, offload_folder=None) -> d
     return kwargs
 
 
+# transformers sets model_max_length to int(1e30) when a tokenizer records no limit: any value this large is none
+UNSET_TOKENIZER_LENGTH = 10**8
+FALLBACK_MAX_LENGTH = 512  # only for a model that records no context length at all (the count is printed)
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
+
+
+def model_context_length(tokenizer, config) -> int | None:
+    """The longest text the model reads, from the model itself: the tokenizer's ``model_max_length`` when it
+    is a real limit (not transformers' 1e30 "unset" sentinel), else the config's ``max_position_embeddings``
+    (or ``n_positions``...); when both are known, the smaller (a tokenizer borrowed from a shorter model, or
+    RoBERTa's 512 tokens under 514 positions). This is vLLM's own default ``max_model_len``, so served and
+    in-process scores of one model cut texts at the same length. None when neither is known."""
+    limits = []
+    tok_len = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_len, int) and not isinstance(tok_len, bool) and 0 < tok_len < UNSET_TOKENIZER_LENGTH:
+        limits.append(tok_len)
+    config = getattr(config, "get_text_config", lambda: config)() if config is not None else None
+    for key in CONTEXT_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            limits.append(value)
+            break
+    return min(limits) if limits else None
+
+
+def default_max_length(tokenizer, config, recorded: int | None = None) -> tuple[int, str]:
+    """``(max_length, source)`` when --max-length is not given: what a crome-audit-trained model recorded
+    ("trained"), else the model's context (:func:`model_context_length`, "model"), else 512 ("fallback")."""
+    if recorded:
+        return int(recorded), "trained"
+    context = model_context_length(tokenizer, config)
+    if context is not None:
+        return context, "model"
+    return FALLBACK_MAX_LENGTH, "fallback"
+
+
 def first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__

@@ -71,6 +71,13 @@ class ServedClient:
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self._key = None
         if api_key_env:
+            from ..secrets import is_env_var_name, remember
+
+            if not is_env_var_name(api_key_env):  # a key where its variable's name belongs: never echo it
+                remember(api_key_env)
+                raise InputError(f"--rm {spec}: --rm-arg api_key_env takes the NAME of an environment variable "
+                                 "(letters, digits, _), not the key itself (the value given is not shown)")
+        if api_key_env:
             self._key = os.environ.get(api_key_env)
             if not self._key:
                 raise InputError(f"--rm-arg api_key_env={api_key_env}: environment variable {api_key_env} is not set")

@@ -151,11 +151,15 @@ def _served_model(base_url: str, api_key: str | None, timeout: float) -> str:
     req = urllib.request.Request(base_url + "/models", headers={"Accept": "application/json",
                                                                 **({"Authorization": f"Bearer {api_key}"}
                                                                    if api_key else {})})
+    from ..generate.openai_http import open_url, redirect_error
+
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with open_url(req, timeout=timeout) as resp:
             data = json.loads(resp.read())
         ids = [m["id"] for m in data["data"]]
     except urllib.error.HTTPError as e:
+        if 300 <= e.code < 400:
+            raise redirect_error(e.code, e.headers, f"--rm judge:{base_url}: GET /models") from None
         raise ModelLoadError(f"--rm judge:{base_url}: GET /models answered HTTP {e.code}; name the model with "
                              f"judge:{base_url}#MODEL") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -171,8 +175,10 @@ def _served_model(base_url: str, api_key: str | None, timeout: float) -> str:
 def _check_reachable(base_url: str, timeout: float) -> None:
     """Fail at load time (exit 2), not after every request's retries, when nothing listens at the URL. Any
     HTTP answer (even 401/404 from a hosted API without a key on /models) means a server is there."""
+    from ..generate.openai_http import open_url
+
     try:
-        urllib.request.urlopen(urllib.request.Request(base_url + "/models"), timeout=timeout).close()
+        open_url(urllib.request.Request(base_url + "/models"), timeout=timeout).close()
     except urllib.error.HTTPError:
         return
     except (OSError, ValueError) as e:
@@ -204,6 +210,12 @@ class JudgeRM(RewardModel):
             from ..registry import suggest
 
             raise InputError(f"--rm judge:{target}: mode '{mode}' unknown{suggest(mode, ('rating', 'pairwise'))}")
+        from ..secrets import is_env_var_name, remember
+
+        if api_key_env and not is_env_var_name(api_key_env):  # a key where its variable's name belongs: never echo it
+            remember(api_key_env)
+            raise InputError(f"--rm judge:{url}: --rm-arg api_key_env takes the NAME of an environment variable "
+                             "(letters, digits, _), not the key itself (the value given is not shown)")
         if samples < 1 or (samples > 1 and temperature <= 0):
             raise InputError(f"--rm judge:{target}: samples={samples} needs samples >= 1, and temperature > 0 "
                              "when samples > 1 (greedy verdicts would repeat)")

@@ -17,7 +17,8 @@ Wire format (vLLM's documented pooling API):
   ``{"input": [texts]}``, texts formatted here with the template.
 ``"use_activation": false`` makes a single-logit RM return its raw logit (the default squashes it).
 Long texts are cut by the server to ``max_length`` tokens (default: its max_model_len) on the ``truncation``
-side. The fingerprint holds the server's model id, its vLLM version (``GET /version``) and the formatting.
+side. The fingerprint holds the server (its URL, credentials masked), the server's model id, its vLLM version
+(``GET /version``) and the formatting.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import InputError, ModelLoadError
+from ..secrets import redact_url
 from ._http import ServedClient, ServedOptions, check_common, finite_float, run_pool
 from .base import RewardModel, option, register_adapter
 
@@ -77,7 +79,10 @@ class VLLMRewardModel(RewardModel):
         # texts per engine chunk (the cache is written per chunk): enough requests to keep the pool busy
         per_request = self.batch_size if self.format != "messages" else 1
         self.default_batch_size = max(64, per_request * self.max_concurrency * 8)
-        described = {"engine": "vllm", "version": self.version, "model": self.model,
+        # the server is part of the key: another server with other weights under the same model id is not
+        # answered from this one's scores (its URL with any credentials masked)
+        described = {"engine": "vllm", "server": redact_url(self.client.url), "version": self.version,
+                     "model": self.model,
                      "root": self.model_info.get("root"), "max_model_len": self.model_info.get("max_model_len"),
                      **self.formatting()}
         self.fingerprint = "vllm-" + hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
