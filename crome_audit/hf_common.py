@@ -285,22 +285,24 @@ CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_le
 
 
 def model_context_length(tokenizer, config) -> int | None:
-    """The longest text the model reads, from the model itself: the tokenizer's ``model_max_length`` when it
-    is a real limit (not transformers' 1e30 "unset" sentinel), else the config's ``max_position_embeddings``
-    (or ``n_positions``...); when both are known, the smaller (a tokenizer borrowed from a shorter model, or
-    RoBERTa's 512 tokens under 514 positions). This is vLLM's own default ``max_model_len``, so served and
-    in-process scores of one model cut texts at the same length. None when neither is known."""
-    limits = []
+    """The longest text the model reads, from the model itself, by vLLM's rule for served reward models (so served
+    and in-process scores cut texts at the same length by default): the config's ``max_position_embeddings`` (or
+    ``n_positions``...); for a model with learned absolute positions (BERT, RoBERTa, GPT-2: no RoPE parameters)
+    capped by the tokenizer's ``model_max_length`` (RoBERTa reads 512 tokens with 514 positions); the tokenizer's
+    length alone when the config names none. A tokenizer length is ignored when it is transformers' 1e30 "no
+    limit" sentinel. A RoPE model's tokenizer length is not a cap: it is often one borrowed from another model or a
+    training length, and vLLM serves such a model at its config's length (measured: a tokenizer saying 512 over
+    1,024 positions, served at 1,024). RoPE scaling factors are not applied. None when nothing is known."""
     tok_len = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_len, int) and not isinstance(tok_len, bool) and 0 < tok_len < UNSET_TOKENIZER_LENGTH:
-        limits.append(tok_len)
+    if isinstance(tok_len, bool) or not isinstance(tok_len, int) or not 0 < tok_len < UNSET_TOKENIZER_LENGTH:
+        tok_len = None
     config = getattr(config, "get_text_config", lambda: config)() if config is not None else None
-    for key in CONTEXT_KEYS:
-        value = getattr(config, key, None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            limits.append(value)
-            break
-    return min(limits) if limits else None
+    positions = next((v for v in (getattr(config, key, None) for key in CONTEXT_KEYS)
+                      if isinstance(v, int) and not isinstance(v, bool) and v > 0), None)
+    if positions is None:
+        return tok_len
+    rope = any(getattr(config, key, None) is not None for key in ("rope_parameters", "rope_scaling", "rope_theta"))
+    return positions if rope or tok_len is None else min(positions, tok_len)
 
 
 def default_max_length(tokenizer, config, recorded: int | None = None) -> tuple[int, str]:

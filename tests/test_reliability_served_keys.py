@@ -54,37 +54,44 @@ def _everything_written(folder):
 # ------------------------------------------------------------------------------------------------ item 1
 
 
-def _rm_with_context(tmp_path, name, tokenizer_length, positions):
-    """The tiny decoder RM with its tokenizer's model_max_length and its config's max_position_embeddings set."""
-    from transformers import AutoConfig, AutoTokenizer, LlamaForSequenceClassification
+def _rm_with_context(tmp_path, name, tokenizer_length, positions, encoder=False):
+    """The tiny decoder (RoPE) or encoder (learned absolute positions) RM with its tokenizer's model_max_length and
+    its config's max_position_embeddings set."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from tests.tiny_models import build_tiny_decoder_rm
+    from tests.tiny_models import build_tiny_decoder_rm, build_tiny_encoder_rm
 
-    path = build_tiny_decoder_rm(tmp_path / name)
+    path = (build_tiny_encoder_rm if encoder else build_tiny_decoder_rm)(tmp_path / name)
     config = AutoConfig.from_pretrained(path)
     config.max_position_embeddings = positions
-    LlamaForSequenceClassification.from_pretrained(path, config=config).save_pretrained(path)
+    AutoModelForSequenceClassification.from_pretrained(path, config=config,
+                                                       ignore_mismatched_sizes=True).save_pretrained(path)
     tok = AutoTokenizer.from_pretrained(path)
     tok.model_max_length = tokenizer_length
     tok.save_pretrained(path)
     return path
 
 
-def test_default_max_length_follows_the_model(tmp_path):
-    """Was 512 whatever the model: the tokenizer's model_max_length, the config's positions when the tokenizer
-    records no limit (transformers' 1e30 sentinel), the smaller of the two when both are known."""
-    long_ctx = _rm_with_context(tmp_path, "ctx2048", 2048, 2048)
-    rm = load_rm(long_ctx, device="cpu", dtype="fp32")
-    assert rm.formatter.max_length == 2048 and rm.info()["max_length_source"] == "model"
-    unset = _rm_with_context(tmp_path, "unset", int(1e30), 1536)
-    assert load_rm(unset, device="cpu", dtype="fp32").formatter.max_length == 1536
-    borrowed = _rm_with_context(tmp_path, "borrowed", 4096, 768)  # a tokenizer borrowed from a longer model
-    assert load_rm(borrowed, device="cpu", dtype="fp32").formatter.max_length == 768
-    assert load_rm(long_ctx, device="cpu", dtype="fp32", max_length=64).formatter.max_length == 64
+def test_default_max_length_follows_the_model(tmp_path, tiny_decoder_rm):
+    """Was 512 whatever the model. Now the model's context as vLLM reads it: the config's positions; for a model
+    with learned absolute positions capped by the tokenizer's model_max_length (unless that is transformers' 1e30
+    "no limit" sentinel); the tokenizer's limit alone for a RoPE model is not a cap."""
+    def default(path):
+        return load_rm(path, device="cpu", dtype="fp32").formatter.max_length
+
+    # the issue's model: a RoPE RM with 1,024 positions and a tokenizer (borrowed from MiniLM) saying 512
+    rm = load_rm(tiny_decoder_rm, device="cpu", dtype="fp32")
+    assert rm.formatter.max_length == 1024 and rm.info()["max_length_source"] == "model"
+    assert default(_rm_with_context(tmp_path, "rope2048", 2048, 2048)) == 2048
+    assert default(_rm_with_context(tmp_path, "unset", int(1e30), 1536)) == 1536
+    assert default(_rm_with_context(tmp_path, "borrowed", 4096, 768)) == 768  # never beyond the positions
+    assert default(_rm_with_context(tmp_path, "abs", 512, 1024, encoder=True)) == 512  # absolute: tokenizer caps
+    assert default(_rm_with_context(tmp_path, "abs-unset", int(1e30), 256, encoder=True)) == 256
+    assert load_rm(tiny_decoder_rm, device="cpu", dtype="fp32", max_length=64).formatter.max_length == 64
 
 
-def test_a_text_between_512_tokens_and_the_context_is_scored_whole(tmp_path):
-    rm = load_rm(_rm_with_context(tmp_path, "ctx1024", 1024, 1024), device="cpu", dtype="fp32")
+def test_a_text_between_512_tokens_and_the_context_is_scored_whole(tiny_decoder_rm):
+    rm = load_rm(tiny_decoder_rm, device="cpu", dtype="fp32")
     prompt, response = "Tell me about sorting. " * 120, "Use sorted()."
     (enc,) = rm.encode([prompt], [response])
     assert 512 < len(enc.input_ids) <= 1024 and not enc.truncated

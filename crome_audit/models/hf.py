@@ -34,8 +34,9 @@ class HFOptions:
     device: str = option("auto", "auto, cpu, cuda, cuda:1, mps.")
     dtype: str = option("auto", "auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16.")
     max_length: int | None = option(None, "Max tokens per text (default: what a crome-audit-trained model "
-                                          "recorded, else the model's context: the tokenizer's model_max_length "
-                                          "and the config's max_position_embeddings, the smaller; else 512).")
+                                          "recorded, else the model's context as vLLM reads it: the config's "
+                                          "max_position_embeddings, capped by the tokenizer's model_max_length "
+                                          "for absolute-position models; else 512).")
     truncation: Literal["left", "right"] | None = option(None, "Drop tokens from the start (left, default: keeps "
                                                                "the response end) or the end (right).")
     template: str | None = option(None, "Plain format string with {prompt} and {response}, used instead of the "
