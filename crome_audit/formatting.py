@@ -22,18 +22,21 @@ from .errors import InputError
 
 FORMAT_VERSION = 3  # bump when encoding changes, so cached scores are not reused (3: single-pass templates)
 PLAIN_TEMPLATE = "User: {prompt}\n\nAssistant: {response}"
-PLACEHOLDER = re.compile(r"\{(prompt|response)\}")
+PLACEHOLDER = re.compile(r"\{(prompt|response|response_a|response_b)\}")
 # transformers warns "Token indices sequence length is longer than the specified maximum" whenever a text is
 # tokenized whole; we tokenize whole on purpose and truncate ourselves, so the warning is false here
 LONG_SEQUENCE_WARNING = "sequence-length-is-longer-than-the-specified-maximum"
 
 
-def fill_template(template: str, prompt: str, response: str) -> str:
-    """Put prompt and response into ``{prompt}``/``{response}`` in one pass: text inside the values is never
-    read as a placeholder (a prompt holding a literal "{response}" stays as written), and other braces in
-    the template stay literal (no str.format)."""
-    values = {"prompt": prompt, "response": response}
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+def fill_template(template: str, prompt: str, response: str | None = None, **answers: str) -> str:
+    """Put the values into ``{prompt}``/``{response}`` (and, for a pairwise judge, ``{response_a}``/``{response_b}``
+    given as keywords) in one pass: text inside the values is never read as a placeholder (a prompt holding a
+    literal "{response}" stays as written, an answer holding "{response_b}" does not receive answer B), and
+    other braces in the template stay literal (no str.format). Every path that fills a template uses this
+    function: the HF adapter, the served adapters (vLLM input form, SGLang, OpenRLHF), both judge modes and
+    ``dpo:``. A placeholder without a value stays as written."""
+    values = {"prompt": prompt, **({"response": response} if response is not None else {}), **answers}
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 @dataclass

@@ -278,6 +278,44 @@ def placement_kwargs(device_map=None, max_memory=None, offload_folder=None) -> d
     return kwargs
 
 
+# transformers sets model_max_length to int(1e30) when a tokenizer records no limit: any value this large is none
+UNSET_TOKENIZER_LENGTH = 10**8
+FALLBACK_MAX_LENGTH = 512  # only for a model that records no context length at all (the count is printed)
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
+
+
+def model_context_length(tokenizer, config) -> int | None:
+    """The longest text the model reads, from the model itself, by vLLM's rule for served reward models (so served
+    and in-process scores cut texts at the same length by default): the config's ``max_position_embeddings`` (or
+    ``n_positions``...); for a model with learned absolute positions (BERT, RoBERTa, GPT-2: no RoPE parameters)
+    capped by the tokenizer's ``model_max_length`` (RoBERTa reads 512 tokens with 514 positions); the tokenizer's
+    length alone when the config names none. A tokenizer length is ignored when it is transformers' 1e30 "no
+    limit" sentinel. A RoPE model's tokenizer length is not a cap: it is often one borrowed from another model or a
+    training length, and vLLM serves such a model at its config's length (measured: a tokenizer saying 512 over
+    1,024 positions, served at 1,024). RoPE scaling factors are not applied. None when nothing is known."""
+    tok_len = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_len, bool) or not isinstance(tok_len, int) or not 0 < tok_len < UNSET_TOKENIZER_LENGTH:
+        tok_len = None
+    config = getattr(config, "get_text_config", lambda: config)() if config is not None else None
+    positions = next((v for v in (getattr(config, key, None) for key in CONTEXT_KEYS)
+                      if isinstance(v, int) and not isinstance(v, bool) and v > 0), None)
+    if positions is None:
+        return tok_len
+    rope = any(getattr(config, key, None) is not None for key in ("rope_parameters", "rope_scaling", "rope_theta"))
+    return positions if rope or tok_len is None else min(positions, tok_len)
+
+
+def default_max_length(tokenizer, config, recorded: int | None = None) -> tuple[int, str]:
+    """``(max_length, source)`` when --max-length is not given: what a crome-audit-trained model recorded
+    ("trained"), else the model's context (:func:`model_context_length`, "model"), else 512 ("fallback")."""
+    if recorded:
+        return int(recorded), "trained"
+    context = model_context_length(tokenizer, config)
+    if context is not None:
+        return context, "model"
+    return FALLBACK_MAX_LENGTH, "fallback"
+
+
 def first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__

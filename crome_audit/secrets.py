@@ -32,12 +32,42 @@ _TEXT_WORDS = r"api[_-]?key|apikey|token|secret|password|passwd|authorization|ac
 _KV_RE = re.compile(rf"(['\"]?(?:[A-Za-z0-9_\-]*(?:{_TEXT_WORDS}))['\"]?\s*[:=]\s*)(['\"]?)([^'\"\s,}}&]+)",
                     re.IGNORECASE)
 _remembered: set[str] = set()
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def is_secret_key(name) -> bool:
     """Does a mapping key name a credential? (``api_key``, ``X-Api-Key``, ``access_token``; not ``api_key_env``)."""
     s = str(name)
     return s.lower() not in NOT_SECRET and bool(SECRET_KEY_RE.search(s.replace("-", "_")))
+
+
+def is_env_var_name(value) -> bool:
+    """Is ``value`` an environment-variable NAME (letters, digits, _; not starting with a digit)? ``api_key_env``
+    options must be one: a value such as ``sk-...`` is a key given where its variable's name belongs."""
+    return isinstance(value, str) and ENV_NAME_RE.fullmatch(value) is not None
+
+
+def url_credentials(url: str) -> list[str]:
+    """What credentials a URL carries, by kind, never by value: ``user:password`` (userinfo) and the names of
+    credential-like query parameters (``api_key``, ``token``... as :func:`is_secret_key` decides). The caller
+    refuses such a URL (a served RM or judge takes its key only from ``api_key_env``); the values are
+    :func:`remember`-ed first, so no later message can echo them."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return []
+    found = []
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        remember(userinfo)
+        for piece in userinfo.split(":"):
+            remember(piece)
+        found.append("user:password before the host")
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if is_secret_key(key):
+            remember(value)
+            found.append(f"query parameter '{key}'")
+    return found
 
 
 def remember(value: str | None) -> None:

@@ -1,8 +1,9 @@
 """The terminal summary of one results.json: indices with CIs beside the length and noise references, then a
 probe table with headers (rates beside their chance level; "—" where a number does not exist).
 
-    from crome_audit.summary_text import summary_lines
+    from crome_audit.summary_text import scoring_notes, summary_lines
     print("\\n".join(summary_lines(results)))
+    for line in scoring_notes(results): print(line, file=sys.stderr)   # truncation, all-from-cache served runs
 
 No torch; plain strings.
 """
@@ -60,6 +61,38 @@ def verdict_lines(summary: dict) -> list[str]:
             out.append(f"  {name:<22}{str(a.get('verdict', '—')):<14}{eff:<30}{_num(a.get('p_value'), '>8.2g')}"
                        f"{_num(a.get('mde'), '>8.3f')}{tail}")
     return out
+
+
+def scoring_notes(results: dict) -> list[str]:
+    """What every run that scored says on the terminal besides its numbers: how many texts were cut to the max
+    length (``rm.info.n_truncated``), and a warning when a served RM or judge answered nothing because every
+    score or reply came from a cache (a server that now serves other weights under the same name and URL
+    would go unnoticed)."""
+    info = (results.get("rm") or {}).get("info") or {}
+    engine = results.get("engine") or {}
+    lines = []
+    n_cut = info.get("n_truncated")
+    if isinstance(n_cut, int) and n_cut > 0:
+        fmt = info.get("formatting") or {}
+        side = {"left": "the start dropped", "right": "the end dropped"}.get(fmt.get("truncation"), "cut")
+        of = f" of {engine['unique']}" if isinstance(engine.get("unique"), int) and engine["unique"] else ""
+        lines.append(f"truncated {n_cut}{of} texts to {fmt.get('max_length', '?')} tokens ({side}; --max-length "
+                     "sets the limit, default: the model's context length)")
+    server = info.get("url") or info.get("server")
+    if server:
+        generator = info.get("generator") or {}
+        if "cache_hits" in generator:  # a judge: replies are cached per request by the generator
+            all_cached = generator.get("requests") == 0 and generator["cache_hits"] > 0
+            fix = "--rm-arg cache=false asks it again"
+        else:
+            all_cached = engine.get("scored") == 0 and (engine.get("cache_hits") or 0) > 0
+            fix = "--no-cache asks it again"
+        if all_cached:
+            from .secrets import redact_url
+
+            lines.append(f"WARNING every score came from the cache: the server at {redact_url(server)} was asked nothing, so a "
+                         f"change of the weights it serves under the same name would go unnoticed ({fix})")
+    return lines
 
 
 def summary_lines(results: dict) -> list[str]:

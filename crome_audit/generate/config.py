@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from ..errors import ConfigError
 from ..registry import suggest
-from ..secrets import redact, redact_text, redact_url, remember, secret_values
+from ..secrets import is_env_var_name, redact, redact_text, redact_url, remember, secret_values
 
 BACKENDS = ("openai", "local")
 SECRET_KEYS = {"api_key", "key", "token", "openai_api_key", "authorization", "bearer"}
@@ -108,6 +108,10 @@ class GeneratorConfig:
                 raise ConfigError(f"generator: '{name}' has an invalid value {getattr(self, name)!r}")
         if not isinstance(self.extra_body, dict):
             raise ConfigError("generator: 'extra_body' must be a mapping")
+        if self.api_key_env and not is_env_var_name(self.api_key_env):  # a key where a name belongs: not echoed
+            remember(self.api_key_env)
+            raise ConfigError("generator: 'api_key_env' takes the NAME of an environment variable (letters, "
+                              "digits, _), not the key itself (the value given is not shown)")
         _remember_secrets(self)
         if self.backend == "local" and self.model.endswith(".gguf") and Path(self.model).is_file():
             self.gguf_file = Path(self.model).name

@@ -39,6 +39,30 @@ class _Failed(Exception):
     """This request cannot succeed (HTTP 400, e.g. prompt too long); other requests go on."""
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are answered, never followed: urllib would repeat the request at the new address with every
+    header, ``Authorization: Bearer <key>`` included, whatever host it names."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError(3xx), reported by the caller
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def open_url(req: urllib.request.Request, timeout: float):
+    """``urlopen`` without following redirects: every request to an OpenAI-compatible server (the generator,
+    the judge's model listing) goes through here, so a key is only ever sent to the URL it was given for."""
+    return _OPENER.open(req, timeout=timeout)
+
+
+def redirect_error(code: int, headers, where: str) -> ModelLoadError:
+    """The error for a 3xx answer (exit 2): ``where`` names the request; where it pointed, credentials masked."""
+    location = redact_url(str((headers.get("Location") if headers is not None else None) or "?"))
+    return ModelLoadError(f"{where}: HTTP {code} redirect to {location}: redirects are not followed "
+                          "(the API key would be sent on to that address); give the final URL")
+
+
 def _retry_after(headers) -> float | None:
     value = headers.get("Retry-After") if headers is not None else None
     try:
@@ -59,8 +83,10 @@ class OpenAIHTTPGenerator(Generator):
         self._lock = threading.Lock()
 
     def identity(self) -> dict:
-        # secrets in extra_body are masked: they reach the server but never a cache key or a provenance record
-        return {"backend": self.backend, "model": self.config.model, "extra_body": self.config.public_extra_body()}
+        # the server is part of every cache key (two servers may serve other weights under one model name); its
+        # URL and the secrets in extra_body are masked: they reach the server but never a cache key or a record
+        return {"backend": self.backend, "base_url": redact_url(self.config.base_url), "model": self.config.model,
+                "extra_body": self.config.public_extra_body()}
 
     def describe(self) -> dict:
         return {**super().describe(), "base_url": redact_url(self.config.base_url),
@@ -79,9 +105,11 @@ class OpenAIHTTPGenerator(Generator):
             headers["Authorization"] = f"Bearer {self._api_key}"
         req = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=self.config.timeout_s) as resp:
+            with open_url(req, timeout=self.config.timeout_s) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as e:
+            if 300 <= e.code < 400:
+                raise redirect_error(e.code, e.headers, f"generator {self.shown_url}") from None
             detail = redact_text(e.read()[:300].decode("utf-8", "replace").strip().replace("\n", " "))
             msg = f"HTTP {e.code} from {self.shown_url}: {detail or e.reason}"
             if e.code == 429 or e.code >= 500:

@@ -102,6 +102,7 @@ def parse_spec(spec: str) -> tuple[Adapter, str | None]:
                 raise InputError(f"--rm {spec}: the '{prefix}' adapter takes no target (use --rm {prefix})")
             if not rest.strip():
                 raise InputError(f"--rm {spec}: nothing after '{prefix}:' (expected {prefix}:{adapter.target})")
+            _refuse_url_credentials(prefix, rest.strip())
             return adapter, rest.strip()
         if len(prefix) > 1:  # one letter is a Windows drive (C:\...), a path
             hint = (" (a served RM is vllm:URL, sglang:URL or openrlhf:URL)" if prefix.lower() in ("http", "https")
@@ -113,6 +114,21 @@ def parse_spec(spec: str) -> tuple[Adapter, str | None]:
         if close:
             raise InputError(f"--rm {spec}: no such folder or adapter (did you mean '{close[0]}'?)")
     return ADAPTERS.get("hf"), spec
+
+
+def _refuse_url_credentials(prefix: str, target: str) -> None:
+    """A served RM's or judge's URL may not carry a key (``http://user:KEY@host``, ``?api_key=KEY``): it would
+    land in results.json, the report and the folder name. The key goes in an environment variable named by
+    ``--rm-arg api_key_env``. The message shows the URL with the credentials masked."""
+    from ..secrets import redact_url, url_credentials
+
+    if not re.match(r"^https?://", target, re.I):
+        return
+    found = url_credentials(target.partition("#")[0])
+    if found:
+        raise InputError(f"--rm {prefix}:{redact_url(target)}: the URL carries credentials ({', '.join(found)}); "
+                         "they are neither sent nor written: put the key in an environment variable and pass "
+                         "--rm-arg api_key_env=NAME")
 
 
 # ------------------------------------------------------------------------------------------------ options

@@ -71,6 +71,13 @@ class ServedClient:
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self._key = None
         if api_key_env:
+            from ..secrets import is_env_var_name, remember
+
+            if not is_env_var_name(api_key_env):  # a key where its variable's name belongs: never echo it
+                remember(api_key_env)
+                raise InputError(f"--rm {spec}: --rm-arg api_key_env takes the NAME of an environment variable "
+                                 "(letters, digits, _), not the key itself (the value given is not shown)")
+        if api_key_env:
             self._key = os.environ.get(api_key_env)
             if not self._key:
                 raise InputError(f"--rm-arg api_key_env={api_key_env}: environment variable {api_key_env} is not set")
@@ -246,13 +253,14 @@ class ClientFormatter:
 
     def text(self, prompt, response: str) -> str:
         from ..data import as_messages, prompt_text
+        from ..formatting import fill_template
 
         if self.mode == "chat_template":
             text = self._tok.apply_chat_template(as_messages(prompt, response), tokenize=False)
             if self._bos and text.startswith(self._bos):
                 text = text[len(self._bos):]
             return text
-        return self.template.replace("{prompt}", prompt_text(prompt)).replace("{response}", response)
+        return fill_template(self.template, prompt_text(prompt), response)
 
     def describe(self) -> dict:
         return {"mode": self.mode, "tokenizer": self.tokenizer_name,

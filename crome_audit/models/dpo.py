@@ -16,8 +16,8 @@ else the text of the ``--template`` / plain template before ``{response}``) and 
 tokenized and every token after their common prefix is a response token (so a merge across the boundary
 counts as response, and the template's closing tokens such as EOS count as the model's own ending). Scored
 in batches with right padding; only response positions go through the float32 log-softmax. Truncation
-(``max_length``, default 1024) drops tokens from the start: the prompt first, then the start of the
-response (counted in ``n_truncated``; the dropped response tokens are then not scored).
+(``max_length``, default: the models' context length, else 1024) drops tokens from the start: the prompt first,
+then the start of the response (counted in ``n_truncated``; the dropped response tokens are then not scored).
 
 Options (``--rm-arg KEY=VALUE``): mode, max_length, template, device, dtype, batch_size, max_batch_tokens,
 trust_remote_code, device_map, max_memory.
@@ -33,7 +33,7 @@ from typing import Literal
 
 from ..data import as_messages, prompt_text
 from ..errors import InputError, ModelLoadError
-from ..formatting import PLAIN_TEMPLATE
+from ..formatting import PLAIN_TEMPLATE, fill_template
 from ..hf_common import (
     collate,
     first_line,
@@ -45,7 +45,7 @@ from ..hf_common import (
 )
 from .base import RewardModel, option, register_adapter
 
-DPO_FORMAT_VERSION = 1
+DPO_FORMAT_VERSION = 2  # bump when encoding changes, so cached scores are not reused (2: single-pass templates)
 MODES = ("sum", "avg")
 
 
@@ -88,9 +88,10 @@ class CausalFormatter:
             context = tok.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
             return context, tok.apply_chat_template(msgs, tokenize=False)
         template = self.template or PLAIN_TEMPLATE
-        filled = template.replace("{prompt}", prompt_text(prompt))
-        head = filled.split("{response}")[0]
-        return head, filled.replace("{response}", response)
+        # the context is the template up to its first {response} placeholder (split in the template, never in
+        # a value), filled in the same single pass as the whole text, so it is a prefix of it
+        before = template.split("{response}", 1)[0]
+        return fill_template(before, prompt_text(prompt)), fill_template(template, prompt_text(prompt), response)
 
     def encode_many(self, prompts, responses) -> list[DPOEncoded]:
         tok = self.tokenizer
@@ -180,7 +181,8 @@ class DPOOptions:
                                                       "with a reference, avg without one).")
     device: str = option("auto", "auto, cpu, cuda, cuda:1, mps (ignored with device_map).")
     dtype: str = option("auto", "auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16.")
-    max_length: int | None = option(None, "Max tokens per prompt+response (default 1024; the start is dropped).")
+    max_length: int | None = option(None, "Max tokens per prompt+response (default: the models' context length, "
+                                          "else 1024; the start is dropped).")
     template: str | None = option(None, "Plain format string with {prompt} and {response}, used instead of the "
                                         "chat template.")
     trust_remote_code: bool = option(False, "Allow custom model code from the model folder/hub.")
@@ -241,7 +243,13 @@ class DPORewardModel(RewardModel):
                 m.eval()
         tok = self.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-        self.formatter = CausalFormatter(tok, max_length or 1024, template)
+        if not max_length:  # the model's own context (policy and reference: the shorter), as for hf:
+            from ..hf_common import model_context_length
+
+            limits = [model_context_length(tok, m.config) for m in (self.policy, self.ref) if m is not None]
+            limits = [n for n in limits if n is not None]
+            max_length = min(limits) if limits else 1024
+        self.formatter = CausalFormatter(tok, max_length, template)
         self.batch_size = None if batch_size in ("auto", None) else int(batch_size)
         self.default_batch_size = self.batch_size or 16
         on_gpu = self.device == "device_map" or str(self.device).startswith("cuda")

@@ -34,7 +34,9 @@ class HFOptions:
     device: str = option("auto", "auto, cpu, cuda, cuda:1, mps.")
     dtype: str = option("auto", "auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16.")
     max_length: int | None = option(None, "Max tokens per text (default: what a crome-audit-trained model "
-                                          "recorded, else 512).")
+                                          "recorded, else the model's context as vLLM reads it: the config's "
+                                          "max_position_embeddings, capped by the tokenizer's model_max_length "
+                                          "for absolute-position models; else 512).")
     truncation: Literal["left", "right"] | None = option(None, "Drop tokens from the start (left, default: keeps "
                                                                "the response end) or the end (right).")
     template: str | None = option(None, "Plain format string with {prompt} and {response}, used instead of the "
@@ -133,6 +135,7 @@ class HFRewardModel(RewardModel):
         from ..hf_common import (
             MAX_FORWARD_ROWS,
             SHAPE_RULE,
+            default_max_length,
             load_sequence_classifier,
             placement_kwargs,
             uses_own_pooling,
@@ -164,9 +167,14 @@ class HFRewardModel(RewardModel):
         else:
             self.model.to(self.device)
         self.model.eval()
-        # unset options: what the trainer recorded for this model (score as trained), else 512 / left
+        # unset options: what the trainer recorded for this model (score as trained), else the model's own
+        # context (as vLLM serves it), else 512 / left
         recorded = _recorded_formatting(local) if local.is_dir() else {}
-        max_length = max_length or recorded.get("max_length") or 512
+        if max_length:
+            self.max_length_source = "option"
+        else:
+            max_length, self.max_length_source = default_max_length(self.tokenizer, self.model.config,
+                                                                    recorded.get("max_length"))
         truncation = truncation or recorded.get("truncation") or "left"
         self.formatter = RMFormatter(self.tokenizer, max_length, truncation, template)
         # Decoder RMs: pool the hidden state of the last real token ourselves (right padding), so the
@@ -198,6 +206,7 @@ class HFRewardModel(RewardModel):
                 "n_params": sum(p.numel() for p in self.model.parameters()), "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "formatting": self.formatter.describe(),
                 "own_last_token_pooling": self._own_pooling, "n_truncated": self.n_truncated,
+                "max_length_source": self.max_length_source,
                 "batch_invariant": self.batch_invariant, "max_batch_tokens": self.max_batch_tokens,
                 **placement_info(self.model)}
 

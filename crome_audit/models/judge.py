@@ -10,12 +10,13 @@ Two modes (``--rm-arg mode=...``):
 
 - ``rating`` (default): the judge rates one answer 1-10 with :data:`RATING_PROMPT`; reward = the rating.
   The reply is parsed by :func:`parse_rating` ("Rating: N", else "N/10" / "N out of 10", else a bare
-  number). An unparseable reply gets the midpoint 5.5 (no integer rating equals it, so it never fakes a
+  number; N must be an integer 1-10: "Rating: -3" or "Rating: 7.5" is a parse error). An unparseable reply gets the midpoint 5.5 (no integer rating equals it, so it never fakes a
   preference between two parsed ratings) and is counted: ``info()["parse_errors"]`` /
   ``info()["parse_error_rate"]``, reported beside accuracy, never folded into it.
 - ``pairwise``: the judge sees both answers (:data:`PAIRWISE_PROMPT`) and answers A or B. Each comparison is
   asked in both orders (A=first, then A=second) and averaged, so a judge that always says "A" scores 0.5:
-  :meth:`JudgeRM.prefer` gives P(first beats second) in {0, 0.25, ..., 1} (``samples`` > 1 with
+  :meth:`JudgeRM.prefer` gives P(first beats second) in {0, 0.25, ..., 1}. Only an unambiguous verdict
+  counts (:func:`parse_verdict`: "A", "[[A]]", "Answer A.", "A is better"; not "A is worse than B.") (``samples`` > 1 with
   ``temperature`` > 0 averages more draws; each request's seed is derived from ``seed`` and the
   conversation). An unparseable verdict counts 1/2 for that order and is counted as a parse error. A
   pairwise judge has no pointwise reward: ``score`` raises; audits and benchmarks call
@@ -39,6 +40,7 @@ from typing import Literal
 
 from ..data import prompt_text
 from ..errors import InputError, ModelLoadError
+from ..formatting import fill_template
 from .base import RewardModel, option, register_adapter
 
 JUDGE_FORMAT_VERSION = 1
@@ -68,19 +70,31 @@ more correct and more harmless? Judge the content, not the length or the order o
 Reply with only one letter: "A" if answer A is better, "B" if answer B is better."""
 PARSE_FAILED_RATING = 5.5
 
+# A rating is read from the first of these forms that occurs; the number is taken whole (sign and decimals
+# included) and must then be an integer 1-10 (7.0 is 7): "Rating: -3", "Rating: 7.5" and "Rating: 11" are parse
+# errors, never 3, 7 or 1 (the prompt asks for an integer from 1 to 10, so anything else is no rating).
+_NUMBER = r"([+-]?[0-9]+(?:\.[0-9]+)?)(?![0-9.]*[0-9])"
 _RATING_RES = (
-    re.compile(r"rating\W{0,4}(10|[1-9])(?![0-9])", re.I),
-    re.compile(r"(?<![0-9.])(10|[1-9])(?:\.0)?\s*(?:/|out of)\s*10\b", re.I),
-    re.compile(r"^\W*(10|[1-9])\W*$"),
+    re.compile(r"rating[\s:=*\"'`]{0,6}" + _NUMBER, re.I),
+    re.compile(r"(?<![0-9.+-])" + _NUMBER + r"\s*(?:/|out of)\s*10\b", re.I),
+    re.compile(r"^[^\w+.-]*" + _NUMBER + r"[^\w]*$"),
 )
+# A verdict counts only when the reply states it unambiguously: the letter alone, "[[A]]", a label and the
+# letter ("Answer A.", "Verdict: B", "The better answer is A."), or "A is better" at the start. A letter
+# followed by more words ("A is worse than B.", "Answer A is wrong; B is correct.", "A and B are equally
+# good.") states no verdict; replies naming both letters as verdicts, or a tie, are parse errors.
+_END = r"\s*(?:[.!:;,)\]*]*\s*$|[.!:)*]+\s)"  # the verdict ends the reply or its first sentence
+_SENTENCE = r"(?:^|[.!?\n])[\W_]*"  # "A is better" / "The better answer is B" as a sentence of their own
 _VERDICT_RES = (  # the letter itself must be upper-case ("a tie" is no verdict)
     re.compile(r"\[\[\s*([AB])\s*\]\]"),
-    re.compile(r"^\W*([AB])\W*$"),
-    re.compile(r"^\W*(?i:answer|response|verdict|option)?\W*([AB])\b(?!['’])"),
-    re.compile(r"(?i:answer|response|option)\s+([AB])\s+(?i:is\s+(?:the\s+)?better)"),
-    re.compile(r"(?i:better|best|verdict|winner)(?:\s+(?i:answer|one|response))?\s*(?i:is|:)\s*"
-               r"(?:(?i:answer)\s+)?\W?([AB])\b"),
+    re.compile(r"^[\W_]*(?i:(?:final\s+)?(?:answer|response|verdict|option|choice))?[\s:*\-]*\(?([AB])\)?"
+               + _END),
+    re.compile(_SENTENCE + r"(?i:(?:answer|response|option)\s+)?([AB])\s+(?i:is\s+(?:the\s+)?(?:better|best))"
+               r"(?i:\s+(?:answer|one|response))?(?:\s+(?i:than)\s+(?i:answer\s+|response\s+)?(?!\1)[AB])?" + _END),
+    re.compile(_SENTENCE + r"(?i:the\s+)?(?i:better|best|winner|verdict)(?:\s+(?i:answer|one|response))?\s*"
+               r"(?i:is|:)\s*(?i:answer\s+|response\s+)?\W?([AB])" + _END),
 )
+_TIE_RE = re.compile(r"\b(?:equally|tie|tied|neither|both\s+(?:are|answers|responses))\b", re.I)
 
 
 def parse_rating(reply: str) -> int | None:
@@ -89,18 +103,18 @@ def parse_rating(reply: str) -> int | None:
     for rx in _RATING_RES:
         m = rx.search(text)
         if m:
-            return int(m.group(1))
+            value = float(m.group(1))
+            return int(value) if value.is_integer() and 1 <= value <= 10 else None
     return None
 
 
 def parse_verdict(reply: str) -> str | None:
-    """'A' or 'B' from a pairwise judge's reply, or None."""
+    """'A' or 'B' from a pairwise judge's reply, or None unless the reply states one verdict unambiguously."""
     text = (reply or "").strip()
-    for rx in _VERDICT_RES:
-        m = rx.search(text)
-        if m:
-            return m.group(1).upper()
-    return None
+    if _TIE_RE.search(text):
+        return None
+    found = {m.group(1) for rx in _VERDICT_RES for m in rx.finditer(text)}
+    return found.pop() if len(found) == 1 else None
 
 
 @dataclass
@@ -137,11 +151,15 @@ def _served_model(base_url: str, api_key: str | None, timeout: float) -> str:
     req = urllib.request.Request(base_url + "/models", headers={"Accept": "application/json",
                                                                 **({"Authorization": f"Bearer {api_key}"}
                                                                    if api_key else {})})
+    from ..generate.openai_http import open_url, redirect_error
+
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with open_url(req, timeout=timeout) as resp:
             data = json.loads(resp.read())
         ids = [m["id"] for m in data["data"]]
     except urllib.error.HTTPError as e:
+        if 300 <= e.code < 400:
+            raise redirect_error(e.code, e.headers, f"--rm judge:{base_url}: GET /models") from None
         raise ModelLoadError(f"--rm judge:{base_url}: GET /models answered HTTP {e.code}; name the model with "
                              f"judge:{base_url}#MODEL") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -157,8 +175,10 @@ def _served_model(base_url: str, api_key: str | None, timeout: float) -> str:
 def _check_reachable(base_url: str, timeout: float) -> None:
     """Fail at load time (exit 2), not after every request's retries, when nothing listens at the URL. Any
     HTTP answer (even 401/404 from a hosted API without a key on /models) means a server is there."""
+    from ..generate.openai_http import open_url
+
     try:
-        urllib.request.urlopen(urllib.request.Request(base_url + "/models"), timeout=timeout).close()
+        open_url(urllib.request.Request(base_url + "/models"), timeout=timeout).close()
     except urllib.error.HTTPError:
         return
     except (OSError, ValueError) as e:
@@ -190,6 +210,12 @@ class JudgeRM(RewardModel):
             from ..registry import suggest
 
             raise InputError(f"--rm judge:{target}: mode '{mode}' unknown{suggest(mode, ('rating', 'pairwise'))}")
+        from ..secrets import is_env_var_name, remember
+
+        if api_key_env and not is_env_var_name(api_key_env):  # a key where its variable's name belongs: never echo it
+            remember(api_key_env)
+            raise InputError(f"--rm judge:{url}: --rm-arg api_key_env takes the NAME of an environment variable "
+                             "(letters, digits, _), not the key itself (the value given is not shown)")
         if samples < 1 or (samples > 1 and temperature <= 0):
             raise InputError(f"--rm judge:{target}: samples={samples} needs samples >= 1, and temperature > 0 "
                              "when samples > 1 (greedy verdicts would repeat)")
@@ -255,8 +281,7 @@ class JudgeRM(RewardModel):
         if self.pairwise:
             raise InputError(f"--rm {self.name}: a pairwise judge has no pointwise reward; its audits and "
                              "benchmarks compare pairs (preference_probabilities)")
-        convs = [self._messages(self.template.replace("{prompt}", prompt_text(p)).replace("{response}", r))
-                 for p, r in zip(prompts, responses)]
+        convs = [self._messages(fill_template(self.template, prompt_text(p), r)) for p, r in zip(prompts, responses)]
         replies = self.generator.generate(convs, n=self.samples)
         out = []
         for samples in replies:
@@ -274,9 +299,7 @@ class JudgeRM(RewardModel):
             raise ValueError("prompts, first and second differ in length")
 
         def conv(p, a, b):
-            text = prompt_text(p)
-            return self._messages(self.template.replace("{prompt}", text).replace("{response_a}", a)
-                                  .replace("{response_b}", b))
+            return self._messages(fill_template(self.template, prompt_text(p), response_a=a, response_b=b))
 
         convs = []
         for p, a, b in zip(prompts, first, second):

@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 from ..errors import ModelLoadError
+from ..secrets import redact_url
 from ._http import ClientFormatter, ServedClient, ServedOptions, check_common, finite_float, run_pool
 from .base import RewardModel, option, register_adapter
 
@@ -51,7 +52,7 @@ class OpenRLHFRewardModel(RewardModel):
         if status != 200:
             raise self.client.fail("POST", "/get_reward", status, answer, " (is it OpenRLHF serve_rm?)")
         self._parse(answer, 1)
-        described = {"engine": "openrlhf", "url": self.client.url, "model": self.model,
+        described = {"engine": "openrlhf", "url": redact_url(self.client.url), "model": self.model,
                      "formatting": self.formatter.describe()}
         self.fingerprint = "openrlhf-" + hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 

@@ -7,7 +7,7 @@ Wire format (SGLang's reward-model docs): ``POST /classify`` with ``{"model", "t
 ``[{"embedding": [reward], "meta_info": {...}}, ...]``. As in those docs the text is the RM's chat template
 applied on this side (``--rm-arg tokenizer=``, default: the model path the server reports, when it is a folder
 here), with the leading BOS removed because SGLang's tokenizer adds it (``strip_bos``). The fingerprint holds
-the server's model path, its version (``GET /get_server_info``) and the formatting.
+the server (its URL, credentials masked), its model path, its version (``GET /get_server_info``) and the formatting.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import ModelLoadError
+from ..secrets import redact_url
 from ._http import ClientFormatter, ServedClient, ServedOptions, check_common, finite_float, run_pool
 from .base import RewardModel, option, register_adapter
 
@@ -56,7 +57,8 @@ class SGLangRewardModel(RewardModel):
         if tokenizer is None and template is None and os.path.isdir(str(answer["model_path"])):
             tokenizer = answer["model_path"]
         self.formatter = ClientFormatter(spec, tokenizer, template, strip_bos, trust_remote_code)
-        described = {"engine": "sglang", "version": self.version, "model": self.model,
+        described = {"engine": "sglang", "server": redact_url(self.client.url), "version": self.version,
+                     "model": self.model,
                      "formatting": self.formatter.describe()}
         self.fingerprint = "sglang-" + hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 

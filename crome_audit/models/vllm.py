@@ -17,7 +17,8 @@ Wire format (vLLM's documented pooling API):
   ``{"input": [texts]}``, texts formatted here with the template.
 ``"use_activation": false`` makes a single-logit RM return its raw logit (the default squashes it).
 Long texts are cut by the server to ``max_length`` tokens (default: its max_model_len) on the ``truncation``
-side. The fingerprint holds the server's model id, its vLLM version (``GET /version``) and the formatting.
+side. The fingerprint holds the server (its URL, credentials masked), the server's model id, its vLLM version
+(``GET /version``) and the formatting.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import InputError, ModelLoadError
+from ..secrets import redact_url
 from ._http import ServedClient, ServedOptions, check_common, finite_float, run_pool
 from .base import RewardModel, option, register_adapter
 
@@ -77,7 +79,10 @@ class VLLMRewardModel(RewardModel):
         # texts per engine chunk (the cache is written per chunk): enough requests to keep the pool busy
         per_request = self.batch_size if self.format != "messages" else 1
         self.default_batch_size = max(64, per_request * self.max_concurrency * 8)
-        described = {"engine": "vllm", "version": self.version, "model": self.model,
+        # the server is part of the key: another server with other weights under the same model id is not
+        # answered from this one's scores (its URL with any credentials masked)
+        described = {"engine": "vllm", "server": redact_url(self.client.url), "version": self.version,
+                     "model": self.model,
                      "root": self.model_info.get("root"), "max_model_len": self.model_info.get("max_model_len"),
                      **self.formatting()}
         self.fingerprint = "vllm-" + hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
@@ -137,7 +142,7 @@ class VLLMRewardModel(RewardModel):
 
     def _score_batch(self, fmt: str, prompts, responses) -> list[float]:
         from ..data import as_messages, prompt_text
-        from ..formatting import PLAIN_TEMPLATE
+        from ..formatting import PLAIN_TEMPLATE, fill_template
 
         if fmt == "messages":
             path, body = "/classify", self._body(messages=as_messages(prompts[0], responses[0]))
@@ -145,8 +150,7 @@ class VLLMRewardModel(RewardModel):
             path, body = "/score", self._body(queries=[prompt_text(p) for p in prompts], documents=list(responses))
         else:
             template = self.template or PLAIN_TEMPLATE
-            texts = [template.replace("{prompt}", prompt_text(p)).replace("{response}", r)
-                     for p, r in zip(prompts, responses)]
+            texts = [fill_template(template, prompt_text(p), r) for p, r in zip(prompts, responses)]
             path, body = "/classify", self._body(input=texts)
         status, answer = self.client.post(path, body)
         if status == 200:
