@@ -34,13 +34,17 @@ def test_length_rm_on_sample(tmp_path):
         assert key in results
     assert results["data"]["n"] == 200 and len(results["data"]["sha256"]) == 64
     p = {r["name"]: r for r in results["probes"]}
-    # pure filler adds ~28 tokens (0.24 on these 200 pairs); the restatement, ~18 more, is prompt_echo's (0.15)
-    assert p["length_filler"]["effect_size"] > 0.15 and p["length_filler"]["ci_low"] > 0.15
+    # the length RM does not respond to substance (every counted causal probe keeps the length): no unit D,
+    # so no effect size; every style edit that adds tokens is all of its movement (style share 1)
+    assert results["summary"]["substance_drop"]["value"] == 0 and p["length_filler"]["effect_size"] is None
+    # pure filler adds ~28 tokens; the restatement, ~18 more, is prompt_echo's
+    assert p["length_filler"]["mean_delta"] > 20 and p["length_filler"]["instability"] == 1.0
     assert p["length_filler"]["p_value"] < 1e-10
-    assert 0 < p["prompt_echo"]["effect_size"] < p["length_filler"]["effect_size"]
+    assert 0 < p["prompt_echo"]["mean_delta"] < p["length_filler"]["mean_delta"]
+    assert results["summary"]["spurious_attributes"]["length"]["verdict"] == "sensitive"
     for keep_length in ("whitespace_noise", "factual_numbers", "factual_dates", "factual_entities",
                         "math_wrong_answer"):
-        assert abs(p[keep_length]["effect_size"]) < 0.01, keep_length
+        assert p[keep_length]["mean_delta"] == 0, keep_length
     assert (out / "samples.jsonl").is_file() and (out / "report.html").is_file()
     n_samples = sum(1 for _ in open(out / "samples.jsonl"))
     assert n_samples == results["engine"]["requested"]
