@@ -29,7 +29,7 @@ from collections import Counter
 from ..data import prompt_text
 from ..errors import InputError
 from .config import AugmentConfig
-from .interventions import Context, DonorPool, for_attribute, length_neutral, n_tokens
+from .interventions import Context, DonorPool, for_attribute, n_tokens
 from .paraphrase import neutral_edit
 from .style import style_tie
 
@@ -67,8 +67,20 @@ def edit_size(text: str, spans) -> int:
     return sum(n_tokens(new) for s, e, new in spans if text[s:e] != new)
 
 
+# the audited surface feature that IS a causal attribute: a safety pair is a refusal against a compliance, so its
+# refusal feature is the label itself (docs/data-audit.md); every other feature stays equal in its pairs
+CAUSAL_FEATURE = {"safety": ("refusal",)}
+DEGRADE_ATTEMPTS = 8  # draws of one family's edit per answer before the next family (a draw may have no neutral twin)
+SIZE_IMBALANCE = 1  # per family, |#(preferred edit larger) - #(preferred edit smaller)| stays at most this
+
+
+def _sign(x: int) -> int:
+    return (x > 0) - (x < 0)
+
+
 def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
     donors = donor_pool(pairs)
+    imbalance: Counter = Counter()  # family -> #(preferred side's edit larger) - #(smaller)
     for pair in pairs:
         attrs = list(rubrics.get(pair["id"], []))
         rng.shuffle(attrs)
@@ -84,18 +96,11 @@ def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
                 edits = for_attribute(attr, direction)
                 rng.shuffle(edits)  # several families per attribute: each gets its share
                 for edit in edits:
-                    edited = edit.edit(pair[side], rng, ctx)
-                    if edited is None:
+                    made_pair = _causal_pair(pair[side], edit, rng, ctx, cfg, imbalance, counts)
+                    if made_pair is None:
                         continue
-                    new, size = edited.text, edit_size(pair[side], edited.spans)
+                    kept, new, kept_size, size = made_pair
                     # the pair is (answer, its degraded copy) or (its upgraded copy, answer): both from pair[side]
-                    kept, kept_size = pair[side], 0
-                    if cfg.neutral_edits:  # the unedited copy gets an equal-sized, meaning-preserving edit
-                        neutral = neutral_edit(pair[side], size, rng, target_length=n_tokens(new))
-                        if neutral is None or not length_neutral(neutral.text, new):
-                            counts["causal_without_neutral_edit"] += 1
-                            continue
-                        kept, kept_size = neutral.text, edit_size(pair[side], neutral.spans)
                     chosen, rejected = (kept, new) if direction == "degrade" else (new, kept)
                     sizes = ({"chosen": kept_size, "rejected": size} if direction == "degrade"
                              else {"chosen": size, "rejected": kept_size})
@@ -105,6 +110,29 @@ def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
                     did = True
                     break
             made += did
+
+
+def _causal_pair(answer, edit, rng, ctx, cfg, imbalance, counts):
+    """(kept copy, edited copy, kept copy's edit size, edited copy's edit size), or None. Without neutral edits the
+    kept copy is the answer itself; with them it is a neutral twin equal to the edited copy on every audited surface
+    feature (crome_audit/train/paraphrase.py), whose edit size keeps the family's larger/smaller counts balanced."""
+    for _ in range(DEGRADE_ATTEMPTS if cfg.neutral_edits else 1):
+        edited = edit.edit(answer, rng, ctx)
+        if edited is None:
+            return None
+        size = edit_size(answer, edited.spans)
+        if not cfg.neutral_edits:
+            return answer, edited.text, 0, size
+        lean = imbalance[edit.family]
+        neutral = neutral_edit(answer, edited.text, size, rng, sign=-_sign(lean) if abs(lean) >= SIZE_IMBALANCE else 0,
+                               ignore=CAUSAL_FEATURE.get(edit.attribute, ()))
+        if neutral is None:
+            counts["causal_without_neutral_edit"] += 1
+            continue
+        kept_size = edit_size(answer, neutral.spans)
+        imbalance[edit.family] += _sign(kept_size - size)
+        return neutral.text, edited.text, kept_size, size
+    return None
 
 
 def _style_ties(pairs, cfg, rng, out, counts):
