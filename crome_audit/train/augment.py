@@ -71,7 +71,7 @@ def edit_size(text: str, spans) -> int:
 # refusal feature is the label itself (docs/data-audit.md); every other feature stays equal in its pairs
 CAUSAL_FEATURE = {"safety": ("refusal",)}
 DEGRADE_ATTEMPTS = 8  # draws of one family's edit per answer before the next family (a draw may have no neutral twin)
-SIZE_IMBALANCE = 1  # per family, |#(preferred edit larger) - #(preferred edit smaller)| stays at most this
+SIZE_IMBALANCE = 1  # per family and sign pattern, |#(pattern) - #(its mirror image)| stays at most this
 
 
 def _sign(x: int) -> int:
@@ -80,7 +80,7 @@ def _sign(x: int) -> int:
 
 def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
     donors = donor_pool(pairs)
-    imbalance: Counter = Counter()  # family -> #(preferred side's edit larger) - #(smaller)
+    imbalance: Counter = Counter()  # (family, pattern) -> #(pattern) - #(mirror): crome_audit/train/paraphrase.py
     for pair in pairs:
         attrs = list(rubrics.get(pair["id"], []))
         rng.shuffle(attrs)
@@ -115,7 +115,9 @@ def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
 def _causal_pair(answer, edit, rng, ctx, cfg, imbalance, counts):
     """(kept copy, edited copy, kept copy's edit size, edited copy's edit size), or None. Without neutral edits the
     kept copy is the answer itself; with them it is a neutral twin equal to the edited copy on every audited surface
-    feature (crome_audit/train/paraphrase.py), whose edit size keeps the family's larger/smaller counts balanced."""
+    feature but length and edit size (crome_audit/train/paraphrase.py); at most one of those two differs, and per
+    family the preferred side is longer as often as shorter and its edit larger as often as smaller (each within
+    SIZE_IMBALANCE), so no linear combination of the features tells the preferred side."""
     for _ in range(DEGRADE_ATTEMPTS if cfg.neutral_edits else 1):
         edited = edit.edit(answer, rng, ctx)
         if edited is None:
@@ -123,16 +125,32 @@ def _causal_pair(answer, edit, rng, ctx, cfg, imbalance, counts):
         size = edit_size(answer, edited.spans)
         if not cfg.neutral_edits:
             return answer, edited.text, 0, size
-        lean = imbalance[edit.family]
-        neutral = neutral_edit(answer, edited.text, size, rng, sign=-_sign(lean) if abs(lean) >= SIZE_IMBALANCE else 0,
+
+        def balanced(length_sign, size_sign, family=edit.family):
+            if length_sign and size_sign:  # one feature apart at most: then balanced signs are chance for any
+                return False               # linear model, whatever the magnitudes
+            key, sign = _mirror_key((length_sign, size_sign))
+            return abs(imbalance[family, key] + sign) <= SIZE_IMBALANCE
+
+        neutral = neutral_edit(answer, edited.text, size, rng, accept=balanced,
                                ignore=CAUSAL_FEATURE.get(edit.attribute, ()))
         if neutral is None:
             counts["causal_without_neutral_edit"] += 1
             continue
         kept_size = edit_size(answer, neutral.spans)
-        imbalance[edit.family] += _sign(kept_size - size)
+        key, sign = _mirror_key((_sign(n_tokens(neutral.text) - n_tokens(edited.text)), _sign(kept_size - size)))
+        imbalance[edit.family, key] += sign
         return neutral.text, edited.text, kept_size, size
     return None
+
+
+def _mirror_key(pattern: tuple[int, int]) -> tuple[tuple[int, int], int]:
+    """(the larger of a sign pattern and its mirror image, +1 if it is the pattern itself, -1 if the mirror; 0 for
+    the all-equal pattern, which needs no balancing)."""
+    mirror = (-pattern[0], -pattern[1])
+    if pattern == mirror:
+        return pattern, 0
+    return max(pattern, mirror), 1 if pattern >= mirror else -1
 
 
 def _style_ties(pairs, cfg, rng, out, counts):

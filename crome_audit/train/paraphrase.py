@@ -7,7 +7,7 @@
 Why: an offline causal pair is (answer, degraded answer), and the degradation inserts or substitutes material
 (a deferral, a repeated sentence, an off-topic passage, a flipped word). If only the dispreferred side is ever
 edited, "was edited" predicts the label and a reward model learns "anything inserted is worse" (issue 18: the
-3-seed Crome run learned markdown -0.41 sigma from it). With ``augment.neutral_edits`` (on in the Crome recipes)
+3-seed Crome run learned markdown -0.41 sigma from it). With ``augment.neutral_edits`` (on by default)
 the preferred side gets an edit of about the same size that keeps its meaning, so both sides carry substituted
 material and the data audit's ``edit_span`` feature stops predicting the label (crome_audit/data_audit.py).
 
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..data_audit import surface_features
@@ -45,6 +46,8 @@ from .interventions import CODE_LINE_RE, Edited, n_tokens, replace_spans, senten
 
 WORD_LEVEL_MAX = 4
 SEARCH_WALKS = 48  # random orders tried when looking for a selection of swaps with the exact length change
+LENGTH_SLACK = 1  # word-level edits: tokens the neutral copy's length may differ from the degraded copy's (the caller
+# balances the sign); sentence-level ones match it exactly (their size gaps are large, a length gap would pair with them)
 MAX_SENTENCE_SWAPS = 6  # per sentence, subsets of at most this many swaps are tried (63 at most)
 # (a, b): a -> b and b -> a; ONE_WAY: a -> b only (the reverse is not always the same meaning or grammar)
 SWAPS = [
@@ -159,10 +162,12 @@ def _sentence_units(text: str, hits, rng: random.Random) -> list[list[Option]]:
     return units
 
 
-def _selections(units: list[list[Option]], need_delta: int, rng: random.Random) -> dict[int, list[Option]]:
-    """Selections (one option from each of some units) whose length changes sum to exactly ``need_delta``,
-    by edit size: random orders, each unit's option steering the running sum toward ``need_delta``."""
-    found: dict[int, list[Option]] = {}
+def _selections(units: list[list[Option]], need_delta: int, rng: random.Random,
+                slack: int) -> dict[tuple[int, int], list[Option]]:
+    """Selections (one option from each of some units) whose length changes sum to within ``slack`` of
+    ``need_delta``, by (length change, edit size): random orders, each unit's option steering the running sum
+    toward ``need_delta``."""
+    found: dict[tuple[int, int], list[Option]] = {}
     for _ in range(SEARCH_WALKS):
         order = list(units)
         rng.shuffle(order)
@@ -174,29 +179,38 @@ def _selections(units: list[list[Option]], need_delta: int, rng: random.Random) 
             chosen.append(pick)
             delta += pick.delta
             size += pick.size
-            if delta == need_delta:
-                found.setdefault(size, list(chosen))
+            if abs(delta - need_delta) <= slack:
+                found.setdefault((delta, size), list(chosen))
     return found
 
 
 def _features(text: str, ignore) -> dict[str, float]:
-    return {k: v for k, v in surface_features(text).items() if k not in ignore}
+    return {k: v for k, v in surface_features(text).items() if k not in ignore and k != "length"}
 
 
-def neutral_edit(text: str, degraded: str, degraded_size: int, rng: random.Random, *, sign: int = 0,
+def _sign(x: int) -> int:
+    return (x > 0) - (x < 0)
+
+
+def neutral_edit(text: str, degraded: str, degraded_size: int, rng: random.Random, *,
+                 accept: Callable[[int, int], bool] = lambda length_sign, size_sign: True,
                  ignore: tuple[str, ...] = ()) -> Edited | None:
-    """A meaning-preserving edit of ``text`` with the same audited surface features as ``degraded`` (length
-    included; ``ignore`` aside) whose substituted material is ``degraded_size`` tokens, or the closest size on the
-    side ``sign`` allows (+1 larger, -1 smaller, 0 either). None when no such edit exists."""
+    """A meaning-preserving edit of ``text`` with the same audited surface features as ``degraded`` (``ignore``
+    aside), of its length (word-level edits: within ``LENGTH_SLACK`` tokens), whose substituted material is close to ``degraded_size``
+    tokens; ``accept(length sign, size sign)`` (signs of neutral minus degraded) says which mismatches the caller can
+    still balance. Preference: equal length, then equal size, then the smallest size gap. None when none exists."""
     hits = swap_hits(text)
     if not hits:
         return None
-    units = _word_units(text, hits) if degraded_size <= WORD_LEVEL_MAX else _sentence_units(text, hits, rng)
-    found = _selections(units, n_tokens(degraded) - n_tokens(text), rng)
-    sizes = [z for z in found if z == degraded_size or sign == 0 or (z > degraded_size) == (sign > 0)]
+    word_level = degraded_size <= WORD_LEVEL_MAX
+    units = _word_units(text, hits) if word_level else _sentence_units(text, hits, rng)
+    need = n_tokens(degraded) - n_tokens(text)
+    found = _selections(units, need, rng, LENGTH_SLACK if word_level else 0)
     want = _features(degraded, ignore)
-    for size in sorted(sizes, key=lambda z: (abs(z - degraded_size), z)):
-        spans = sorted(o.span for o in found[size])
+    for delta, size in sorted(found, key=lambda k: (abs(k[0] - need), abs(k[1] - degraded_size), k[1])):
+        if not accept(_sign(delta - need), _sign(size - degraded_size)):
+            continue
+        spans = sorted(o.span for o in found[(delta, size)])
         out = replace_spans(text, spans)
         if out != text and _features(out, ignore) == want:
             return Edited(out, spans)
