@@ -93,6 +93,13 @@ FEATURES = {
     "refusal": ("is a refusal (crome_audit.refusal; 1/0)", lambda t: float(is_refusal(t))),
 }
 EDIT_SPAN = "edit_span"
+
+
+def surface_features(text: str) -> dict[str, float]:
+    """The audit's per-answer features of one text (``FEATURES``, edit_span aside). The augment stage uses it to
+    keep offline causal pairs equal on every one of them (crome_audit/train/paraphrase.py)."""
+    return {name: float(fn(text)) for name, (_, fn) in FEATURES.items()}
+
 EDIT_SPAN_HELP = "tokens of inserted or substituted material (synthetic pairs: the record's edit_tokens)"
 
 
@@ -117,8 +124,8 @@ def feature_matrix(pairs: list[dict], source: str = "data") -> tuple[list[str], 
     chosen = np.zeros((len(pairs), len(names)))
     rejected = np.zeros((len(pairs), len(names)))
     for i, p in enumerate(pairs):
-        for j, (_, fn) in enumerate(FEATURES.values()):
-            chosen[i, j], rejected[i, j] = fn(p["chosen"]), fn(p["rejected"])
+        chosen[i, :len(FEATURES)] = list(surface_features(p["chosen"]).values())
+        rejected[i, :len(FEATURES)] = list(surface_features(p["rejected"]).values())
         if with_edits:
             chosen[i, -1], rejected[i, -1] = edits[i] or (0.0, 0.0)
     prompts = [prompt_text(p["prompt"]).strip() for p in pairs]

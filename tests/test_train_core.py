@@ -81,7 +81,9 @@ def _pairs():
 
 
 def test_rubrics_and_augment_counts_deterministic():
-    cfg = AugmentConfig(max_causal_per_pair=2, neutral_ratio=0.5, seed=3, style_ties=False)
+    # neutral_edits off: TEXT holds no swap, and this counts the degradations themselves (the neutral twins are
+    # tested on real data in tests/test_data_audit_synthetic.py)
+    cfg = AugmentConfig(max_causal_per_pair=2, neutral_ratio=0.5, seed=3, style_ties=False, neutral_edits=False)
     pairs = _pairs()
     rubrics, counts = build_rubrics(pairs, cfg)
     assert counts["offline"] == 10 and "math_correctness" in rubrics["0"]

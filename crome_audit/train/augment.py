@@ -29,7 +29,7 @@ from collections import Counter
 from ..data import prompt_text
 from ..errors import InputError
 from .config import AugmentConfig
-from .interventions import Context, DonorPool, for_attribute, length_neutral, n_tokens
+from .interventions import Context, DonorPool, for_attribute, n_tokens
 from .paraphrase import neutral_edit
 from .style import style_tie
 
@@ -67,8 +67,20 @@ def edit_size(text: str, spans) -> int:
     return sum(n_tokens(new) for s, e, new in spans if text[s:e] != new)
 
 
+# the audited surface feature that IS a causal attribute: a safety pair is a refusal against a compliance, so its
+# refusal feature is the label itself (docs/data-audit.md); every other feature stays equal in its pairs
+CAUSAL_FEATURE = {"safety": ("refusal",)}
+DEGRADE_ATTEMPTS = 8  # draws of one family's edit per answer before the next family (a draw may have no neutral twin)
+SIZE_IMBALANCE = 1  # per family and sign pattern, |#(pattern) - #(its mirror image)| stays at most this
+
+
+def _sign(x: int) -> int:
+    return (x > 0) - (x < 0)
+
+
 def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
     donors = donor_pool(pairs)
+    imbalance: Counter = Counter()  # (family, pattern) -> #(pattern) - #(mirror): crome_audit/train/paraphrase.py
     for pair in pairs:
         attrs = list(rubrics.get(pair["id"], []))
         rng.shuffle(attrs)
@@ -84,18 +96,11 @@ def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
                 edits = for_attribute(attr, direction)
                 rng.shuffle(edits)  # several families per attribute: each gets its share
                 for edit in edits:
-                    edited = edit.edit(pair[side], rng, ctx)
-                    if edited is None:
+                    made_pair = _causal_pair(pair[side], edit, rng, ctx, cfg, imbalance, counts)
+                    if made_pair is None:
                         continue
-                    new, size = edited.text, edit_size(pair[side], edited.spans)
+                    kept, new, kept_size, size = made_pair
                     # the pair is (answer, its degraded copy) or (its upgraded copy, answer): both from pair[side]
-                    kept, kept_size = pair[side], 0
-                    if cfg.neutral_edits:  # the unedited copy gets an equal-sized, meaning-preserving edit
-                        neutral = neutral_edit(pair[side], size, rng, target_length=n_tokens(new))
-                        if neutral is None or not length_neutral(neutral.text, new):
-                            counts["causal_without_neutral_edit"] += 1
-                            continue
-                        kept, kept_size = neutral.text, edit_size(pair[side], neutral.spans)
                     chosen, rejected = (kept, new) if direction == "degrade" else (new, kept)
                     sizes = ({"chosen": kept_size, "rejected": size} if direction == "degrade"
                              else {"chosen": size, "rejected": kept_size})
@@ -105,6 +110,47 @@ def _offline_causal(pairs, rubrics, cfg, rng, out, counts):
                     did = True
                     break
             made += did
+
+
+def _causal_pair(answer, edit, rng, ctx, cfg, imbalance, counts):
+    """(kept copy, edited copy, kept copy's edit size, edited copy's edit size), or None. Without neutral edits the
+    kept copy is the answer itself; with them it is a neutral twin equal to the edited copy on every audited surface
+    feature but length and edit size (crome_audit/train/paraphrase.py); at most one of those two differs, and per
+    family the preferred side is longer as often as shorter and its edit larger as often as smaller (each within
+    SIZE_IMBALANCE), so no linear combination of the features tells the preferred side."""
+    for _ in range(DEGRADE_ATTEMPTS if cfg.neutral_edits else 1):
+        edited = edit.edit(answer, rng, ctx)
+        if edited is None:
+            return None
+        size = edit_size(answer, edited.spans)
+        if not cfg.neutral_edits:
+            return answer, edited.text, 0, size
+
+        def balanced(length_sign, size_sign, family=edit.family):
+            if length_sign and size_sign:  # one feature apart at most: then balanced signs are chance for any
+                return False               # linear model, whatever the magnitudes
+            key, sign = _mirror_key((length_sign, size_sign))
+            return abs(imbalance[family, key] + sign) <= SIZE_IMBALANCE
+
+        neutral = neutral_edit(answer, edited.text, size, rng, accept=balanced,
+                               ignore=CAUSAL_FEATURE.get(edit.attribute, ()))
+        if neutral is None:
+            counts["causal_without_neutral_edit"] += 1
+            continue
+        kept_size = edit_size(answer, neutral.spans)
+        key, sign = _mirror_key((_sign(n_tokens(neutral.text) - n_tokens(edited.text)), _sign(kept_size - size)))
+        imbalance[edit.family, key] += sign
+        return neutral.text, edited.text, kept_size, size
+    return None
+
+
+def _mirror_key(pattern: tuple[int, int]) -> tuple[tuple[int, int], int]:
+    """(the larger of a sign pattern and its mirror image, +1 if it is the pattern itself, -1 if the mirror; 0 for
+    the all-equal pattern, which needs no balancing)."""
+    mirror = (-pattern[0], -pattern[1])
+    if pattern == mirror:
+        return pattern, 0
+    return max(pattern, mirror), 1 if pattern >= mirror else -1
 
 
 def _style_ties(pairs, cfg, rng, out, counts):

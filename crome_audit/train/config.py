@@ -87,11 +87,12 @@ class AugmentConfig:
                                   "(counterfactual rewrites by the generator).", choices=("offline", "generator"))
     max_causal_per_pair: int = _f(2, "At most this many causal augmentations per original pair (attributes "
                                      "from the rubric, picked with the seed).", min=0)
-    neutral_edits: bool = _f(False, "EXPERIMENTAL (off: it lowers the edit-span leak but raises the length one "
-                                    "on HH-RLHF; docs/data-audit.md). Offline causal pairs: give the side that is "
-                                    "NOT degraded an equal-sized, meaning-preserving edit (contractions, exact "
-                                    "synonyms; crome_audit/train/paraphrase.py), so 'was edited' does not predict "
-                                    "the label (issue 18). An answer that admits no such edit yields no causal pair.")
+    neutral_edits: bool = _f(True, "Offline causal pairs: give the side that is NOT degraded a meaning-preserving "
+                                   "edit (contractions, exact synonyms; crome_audit/train/paraphrase.py) that leaves "
+                                   "the pair equal on every surface feature the data audit counts, so neither 'was "
+                                   "edited' nor length predicts the label (issue 18; docs/data-audit.md). An answer "
+                                   "that admits no such edit yields no causal pair (HH-RLHF: 1,090 pairs kept of "
+                                   "3,176).")
     upgrades: bool = _f(True, "Also upgrade the rejected answer where an upgrade exists -> (upgraded > rejected).")
     neutral_ratio: float = _f(0.5, "Irrelevant-Query Neutrals per original pair: a pair (original or causal) "
                                    "attached to an unrelated prompt, labelled a tie.", min=0.0)
