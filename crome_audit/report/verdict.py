@@ -140,7 +140,7 @@ def _pair_sentences(x: Run, base: Run, attrs: dict) -> list[dict]:
             if kind == "spurious":
                 out.append(_s("diff", f"{x.label} moves {_relative(a, b, d)} {base.label} under {_attr_label(attr)} "
                               "edits",
-                              f"instability {_num(a, aci)} vs {_num(b, bci)}; difference {_num(d, dci, True)}"))
+                              f"style share {_num(a, aci)} vs {_num(b, bci)}; difference {_num(d, dci, True)}"))
             else:
                 word = "more" if d > 0 else "less"
                 out.append(_s("diff", f"{x.label} detects {_attr_label(attr)} errors {word} often than {base.label}",
@@ -200,7 +200,9 @@ def attribute_verdicts(run: Run) -> list[dict]:
                 rec = attrs[a]
                 if verdict == "sensitive" and num(rec.get("effect")) is not None:
                     p = num(rec.get("p_value"))
-                    details.append(f"{_attr_label(a)} effect {_num(num(rec['effect']), interval(rec.get('effect_ci')), True)}"
+                    probe = f" ({rec['effect_probe']})" if isinstance(rec.get("effect_probe"), str) else ""
+                    details.append(f"{_attr_label(a)}{probe} effect "
+                                   f"{_num(num(rec['effect']), interval(rec.get('effect_ci')), True)}"
                                    + (f", Holm p {p:.2g}" if p is not None else ""))
                 elif verdict == "inconclusive" and rec.get("n_needed"):
                     details.append(f"{_attr_label(a)}: about {rec['n_needed']} prompts needed")
