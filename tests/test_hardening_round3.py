@@ -1,0 +1,98 @@
+"""Issue 23 (reliability, round 3), items 7-10 and the low list: one case per defect, each failing on 610aa90.
+Bad input must be one line and exit 2 naming the thing (no traceback, nothing half-written, no input
+overwritten); valid input must be read right. Model-free RMs (length, small py: files) keep it fast.
+
+    python -m pytest -q tests/test_hardening_round3.py
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crome_audit.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIR = {"prompt": "What is 2+2?", "chosen": "It is 4.", "rejected": "It is 5, I think."}
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def cli(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def one_line_error(res, *contains, code=2):
+    """Exit ``code`` with exactly one stderr line that names what is wrong."""
+    assert res.exit_code == code, (res.exit_code, res.output)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("crome-audit: error:"), res.stderr
+    for c in contains:
+        assert c in lines[0], (c, lines[0])
+    return lines[0]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def pairs(n: int = 6) -> list[dict]:
+    return [{"prompt": f"Question {i}: what is {i}+{i}?", "chosen": f"It is {2 * i}.",
+             "rejected": f"It is {2 * i + 1}, I believe, after some thought."} for i in range(n)]
+
+
+def run_length(tmp_path: Path, *extra, data=None, out=None):
+    data = data or write_jsonl(tmp_path / "pairs.jsonl", pairs())
+    out = out or tmp_path / "run"
+    return cli("run", "-q", "--rm", "length", "--data", data, "--suite", "quick", "--no-cache", "-o", out, *extra), out
+
+
+# ----------------------------------------------------------------------------- 7: JSON Lines split on "\n" only
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\u0085"])
+def test_jsonl_line_breaks_inside_strings_are_text(tmp_path, char):
+    from crome_audit.data import load_pairs
+
+    rows = pairs()
+    rows[1]["chosen"] = f"first{char}second"
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
+    got, _ = load_pairs(str(path))
+    assert len(got) == 6 and got[1]["chosen"] == f"first{char}second"
+
+
+def test_own_samples_jsonl_reads_back(tmp_path):
+    rows = pairs()
+    rows[0]["chosen"] = "It is 0.\u2028Really."
+    res, out = run_length(tmp_path, "--no-report", data=write_jsonl(tmp_path / "p.jsonl", rows))
+    assert res.exit_code == 0, res.output
+    assert "\u2028" in (out / "samples.jsonl").read_text(encoding="utf-8")
+    from crome_audit.data import iter_rows
+
+    rows_back, _ = iter_rows(str(out / "samples.jsonl"))
+    assert sum(1 for _ in rows_back) == len((out / "samples.jsonl").read_bytes().split(b"\n")) - 1
+
+
+# ----------------------------------------------------------------------------- low: input files
+
+
+def test_gzip_bomb_line_is_refused(tmp_path):
+    bomb = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(bomb, "wb", compresslevel=1) as f:
+        f.write(b'{"prompt": "' + b" " * (65 * 2**20) + b'"}\n')
+    assert bomb.stat().st_size < 1_000_000
+    res, out = run_length(tmp_path, data=bomb)
+    one_line_error(res, "bomb.jsonl.gz:1", "longer than 64 MB")
+    assert not out.exists()
+
+
+def test_zero_width_answer_is_empty(tmp_path):
+    rows = pairs()
+    rows[2]["rejected"] = "\u200b\u200b\u200b"
+    res, out = run_length(tmp_path, data=write_jsonl(tmp_path / "zw.jsonl", rows))
+    one_line_error(res, "zw.jsonl:3", "field 'rejected' is empty", "invisible")
+    assert not out.exists()
