@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,90 @@ def test_zero_width_answer_is_empty(tmp_path):
     res, out = run_length(tmp_path, data=write_jsonl(tmp_path / "zw.jsonl", rows))
     one_line_error(res, "zw.jsonl:3", "field 'rejected' is empty", "invisible")
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- 8: outputs never eat inputs
+
+
+def test_run_out_holding_its_data_is_refused(tmp_path):
+    run_dir = tmp_path / "d"
+    run_dir.mkdir()
+    data = write_jsonl(run_dir / "samples.jsonl", pairs())
+    before = data.read_bytes()
+    res, _ = run_length(tmp_path, data=data, out=run_dir)
+    one_line_error(res, "is the input --data", "samples.jsonl")
+    assert data.read_bytes() == before
+
+
+@pytest.fixture
+def a_run(tmp_path):
+    res, out = run_length(tmp_path)
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_report_onto_its_run_is_refused(a_run):
+    before = (a_run / "results.json").read_bytes()
+    one_line_error(cli("report", a_run, "-o", a_run / "results.json"), "-o", "is the input run")
+    one_line_error(cli("export", a_run, "--format", "md", "-o", a_run / "results.json"), "is the input run")
+    assert (a_run / "results.json").read_bytes() == before
+
+
+def test_gate_write_baseline_onto_its_run_is_refused(a_run):
+    before = (a_run / "results.json").read_bytes()
+    one_line_error(cli("gate", a_run, "--write-baseline", a_run / "results.json"), "--write-baseline",
+                   "is the input RUN_DIR")
+    assert (a_run / "results.json").read_bytes() == before
+
+
+def test_generate_out_onto_its_prompts_is_refused(tmp_path):
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": "hi", "label": "harmful"}])
+    before = prompts.read_bytes()
+    res = cli("generate", "--prompts", prompts, "--generator", "openai:http://127.0.0.1:9/v1#m", "-n", "1",
+              "--out", prompts)
+    one_line_error(res, "--out", "is the input --prompts")
+    assert prompts.read_bytes() == before
+
+
+def test_out_over_another_commands_folder_is_refused(a_run, tmp_path):
+    before = {p.name: p.read_bytes() for p in a_run.iterdir() if p.is_file()}
+    bench_data = ROOT / "crome_audit" / "assets" / "rewardbench_sample.jsonl"
+    res = cli("bench", "rewardbench", "--rm", "length", "--bench-data", bench_data, "--no-cache", "-o", a_run)
+    one_line_error(res, "holds the output of `crome-audit run`")
+    assert {p.name: p.read_bytes() for p in a_run.iterdir() if p.is_file()} == before
+    # the same command again into its own folder is fine
+    res, _ = run_length(tmp_path, out=a_run)
+    assert res.exit_code == 0, res.output
+
+
+def test_two_runs_cannot_write_one_folder(tmp_path):
+    """A second process finds OUT locked while the first (a slow py: RM) scores; a killed holder's lock is free."""
+    import signal
+    import time
+
+    slow = tmp_path / "slow_rm.py"
+    started = tmp_path / "started"
+    slow.write_text(f"import time\ndef score(p, r):\n    open({str(started)!r}, 'w').close()\n    time.sleep(30)\n"
+                    "    return [0.0] * len(r)\n")
+    out = tmp_path / "shared"
+    data = write_jsonl(tmp_path / "pairs.jsonl", pairs())
+    env = {**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "crome_audit", "run", "-q", "--data", str(data), "--suite", "quick",
+           "--no-cache", "--no-report", "-o", str(out)]
+    first = subprocess.Popen(cmd + ["--rm", f"py:{slow}:score"], env=env, stderr=subprocess.PIPE)
+    try:
+        for _ in range(600):
+            if started.exists():
+                break
+            time.sleep(0.1)
+        assert started.exists()
+        second = subprocess.run(cmd + ["--rm", "length"], env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2, second.stderr
+        assert "another crome-audit process (PID" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert (out / ".crome-audit.lock").exists()  # left by the killed run: stale, recovered
+    after = subprocess.run(cmd + ["--rm", "length"], env=env, capture_output=True, text=True, timeout=120)
+    assert after.returncode == 0, after.stderr
+    assert not (out / ".crome-audit.lock").exists() and (out / "results.json").is_file()

@@ -148,12 +148,14 @@ def to_markdown(cmp) -> str:
 def export(runs, fmt, out_path):
     """Write the report's tables (indices and probes) of one or more runs as CSV or Markdown."""
     import os
+    from pathlib import Path
 
-    from ..outputs import check_output_file
+    from ..outputs import check_output_file, refuse_overwriting_inputs
     from ..report.compare import align
     from ..results import read_results
 
     out = check_output_file(out_path)
+    refuse_overwriting_inputs([out], [("run", Path(r) / "results.json" if Path(r).is_dir() else r) for r in runs], "-o")
     cmp = align([read_results(r) for r in runs])
     text = to_csv(cmp) if fmt == "csv" else to_markdown(cmp)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
