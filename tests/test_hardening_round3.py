@@ -186,3 +186,51 @@ def test_two_runs_cannot_write_one_folder(tmp_path):
     after = subprocess.run(cmd + ["--rm", "length"], env=env, capture_output=True, text=True, timeout=120)
     assert after.returncode == 0, after.stderr
     assert not (out / ".crome-audit.lock").exists() and (out / "results.json").is_file()
+
+
+# ----------------------------------------------------------------------------- 9 and low: what a py: RM returns
+
+
+@pytest.mark.parametrize("body,expect", [
+    ("def score(p, r):\n    return {float(i): 0.0 for i in range(len(r))}\n", ["must return a list", "got a dict"]),
+    ("def score(p, r):\n    return {float(i) for i in range(len(r))}\n", ["got a set"]),
+    ("import types\ndef score(p, r):\n    return types.MappingProxyType({i: 1 for i in range(len(r))})\n",
+     ["got a mappingproxy"]),
+    ("def score(p, r):\n    return [10 ** 400] * len(r)\n", ["integer too large for a float"]),
+    ("def score(p, r):\n    return [(-1) ** i * 1.5e308 for i in range(len(r))]\n", ["beyond ±1e+100", "rescale"]),
+])
+def test_py_rm_returns_are_refused(tmp_path, body, expect):
+    mod = tmp_path / "myrm.py"
+    mod.write_text(body)
+    out = tmp_path / "run"
+    res = cli("run", "-q", "--rm", f"py:{mod}:score", "--data", write_jsonl(tmp_path / "pairs.jsonl", pairs()),
+              "--suite", "quick", "--no-cache", "-o", out)
+    one_line_error(res, *expect)
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- 10 and low: recipes
+
+
+def test_recipe_section_given_twice_names_the_line(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: dup\ntrain:\n  learning_rate: 1.0e-4\nmodel:\n  max_length: 64\n"
+                      "train:\n  batch_size: 2\n")
+    out = tmp_path / "o"
+    one_line_error(cli("train", "--config", recipe, "--out", out), "r.yaml:6", "'train' given twice",
+                   "first on line 2")
+    assert not out.exists()
+
+
+def test_suite_key_given_twice_is_an_error(tmp_path):
+    suite = tmp_path / "s.yaml"
+    suite.write_text("probes:\n  - name: a\n    name: b\n")
+    res, out = run_length(tmp_path, "--suite", suite)
+    one_line_error(res, "s.yaml:3", "'name' given twice")
+
+
+def test_absurd_batch_size_refused_before_any_stage(tmp_path):
+    out = tmp_path / "o"
+    res = cli("train", "--config", "tiny-crome", "--set", f"train.batch_size={10 ** 20}", "--out", out)
+    one_line_error(res, "train.batch_size")
+    assert not out.exists()
