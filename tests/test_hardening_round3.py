@@ -234,3 +234,151 @@ def test_absurd_batch_size_refused_before_any_stage(tmp_path):
     res = cli("train", "--config", "tiny-crome", "--set", f"train.batch_size={10 ** 20}", "--out", out)
     one_line_error(res, "train.batch_size")
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- low: serving and judges
+
+
+class FakeServer:
+    """A real HTTP server on 127.0.0.1 whose routes are (method, path) -> handler(request_handler)."""
+
+    def __init__(self, routes: dict):
+        import http.server
+        import threading
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _route(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.body = self.rfile.read(length) if length else b""
+                handler = outer.routes.get((method, self.path.split("?")[0]))
+                if handler is None:
+                    return send_json(self, {"error": "not found"}, 404)
+                try:
+                    handler(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self):
+                self._route("GET")
+
+            def do_POST(self):
+                self._route("POST")
+
+        self.routes = routes
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def send_json(h, obj, status=200):
+    raw = json.dumps(obj).encode()
+    h.send_response(status)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(raw)))
+    h.end_headers()
+    h.wfile.write(raw)
+
+
+def drip(h):
+    """Headers at once, then one byte of a 10,000-byte body every 0.2 s (each read well within the timeout)."""
+    import time
+
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", "10000")
+    h.end_headers()
+    for _ in range(10000):
+        h.wfile.write(b" ")
+        h.wfile.flush()
+        time.sleep(0.2)
+
+
+def cli_subprocess(*args, timeout=60):
+    """The CLI in a child process with a hard wall-clock limit (a hang fails the test, not the suite)."""
+    env = {**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT)}
+    try:
+        return subprocess.run([sys.executable, "-m", "crome_audit", *map(str, args)], env=env, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running after {timeout} s: {args}")
+
+
+def one_line_error_proc(proc, *contains, code=2):
+    assert proc.returncode == code, (proc.returncode, proc.stderr[-2000:])
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("crome-audit: error:")]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    for c in contains:
+        assert c in lines[0], (c, lines[0])
+
+
+def test_served_rm_timeout_is_a_deadline_per_answer(tmp_path):
+    with FakeServer({("POST", "/get_reward"): drip}) as srv:
+        proc = cli_subprocess("run", "-q", "--rm", f"openrlhf:{srv.url}", "--rm-arg", "template={prompt} {response}",
+                              "--rm-arg", "timeout=1", "--rm-arg", "retries=0", "--no-cache", "-o", tmp_path / "o")
+    one_line_error_proc(proc, "/get_reward", "no complete answer within 1 s")
+
+
+def judge_routes(reply):
+    def chat(h):
+        send_json(h, {"choices": [{"message": {"role": "assistant", "content": reply}}]})
+
+    return {("GET", "/v1/models"): lambda h: send_json(h, {"data": [{"id": "m"}]}),
+            ("POST", "/v1/chat/completions"): chat}
+
+
+def test_judge_timeout_is_a_deadline_per_answer(tmp_path):
+    routes = {**judge_routes("Rating: 5"), ("POST", "/v1/chat/completions"): drip}
+    with FakeServer(routes) as srv:
+        proc = cli_subprocess("run", "-q", "--rm", f"judge:{srv.url}/v1#m", "--rm-arg", "timeout_s=1", "--rm-arg",
+                              "max_retries=0", "--limit", "2", "--suite", "quick", "--no-cache", "-o", tmp_path / "o")
+    assert proc.returncode != 0 and "timed out after 1s" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_judge_reply_is_capped(tmp_path):
+    with FakeServer(judge_routes("Rating: 5 " + "x" * (5 * 2**20))) as srv:
+        proc = cli_subprocess("run", "-q", "--rm", f"judge:{srv.url}/v1#m", "--rm-arg", "max_retries=0",
+                              "--limit", "2", "--suite", "quick", "-o", tmp_path / "o",
+                              "--cache", tmp_path / "scores.sqlite")
+    assert proc.returncode != 0 and "larger than 4 MB" in proc.stderr, proc.stderr[-2000:]
+    assert sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()) < 2**20
+
+
+def fake_vllm(models):
+    return {("GET", "/version"): lambda h: send_json(h, {"version": "0.8.5"}),
+            ("GET", "/v1/models"): lambda h: send_json(h, models)}
+
+
+def test_malformed_get_is_reported_as_get(tmp_path):
+    with FakeServer(fake_vllm({"data": 5})) as srv:
+        proc = cli_subprocess("run", "-q", "--rm", f"vllm:{srv.url}", "--no-cache", "-o", tmp_path / "o")
+    one_line_error_proc(proc, "malformed answer from GET", "/v1/models")
+
+
+def test_numeric_model_ids_are_names(tmp_path):
+    with FakeServer(fake_vllm({"data": [{"id": 7}, {"id": 8}]})) as srv:
+        proc = cli_subprocess("run", "-q", "--rm", f"vllm:{srv.url}", "--no-cache", "-o", tmp_path / "o")
+    one_line_error_proc(proc, "serves 2 models (7, 8)")
+
+
+def test_latin1_judge_prompt_file(tmp_path):
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_bytes("Évaluez {prompt} → {response}".encode("latin-1", "replace"))
+    with FakeServer(judge_routes("Rating: 5")) as srv:
+        res = cli("run", "-q", "--rm", f"judge:{srv.url}/v1#m", "--rm-arg", f"prompt_file={prompt_file}",
+                  "--no-cache", "-o", tmp_path / "o")
+    one_line_error(res, "prompt_file", "prompt.txt", "not valid UTF-8")
