@@ -85,7 +85,8 @@ class OpenAIHTTPGenerator(Generator):
             with urllib.request.urlopen(req, timeout=self.config.timeout_s) as resp:
                 raw = read_answer(resp, deadline)
         except AnswerTooLarge as e:
-            raise _Failed(f"reply from {self.shown_url}: {e}; refused (lower max_new_tokens?)") from None
+            # not transient, and not to be cached: stop at once, as for a rejected key
+            raise ModelLoadError(f"generator {self.shown_url}: {e}; refused (is max_new_tokens set?)") from None
         except urllib.error.HTTPError as e:
             detail = redact_text(e.read()[:300].decode("utf-8", "replace").strip().replace("\n", " "))
             msg = f"HTTP {e.code} from {self.shown_url}: {detail or e.reason}"
