@@ -85,26 +85,27 @@ def _owner_of(out: Path) -> str | None:
         return None
 
 
-def check_output_dir(path, option: str = "--out", command: str | None = None) -> Path:
+def check_output_dir(path, option: str = "--out", command: str | None = None, shown=None) -> Path:
     """Fail now (not after the scoring) when ``path`` cannot become a writable folder (or, with ``command``,
-    when it holds another command's output)."""
+    when it holds another command's output). ``shown``: the name the message gives (default ``path``)."""
     out = Path(path)
+    shown = out if shown is None else shown
     if os.path.lexists(out) and not out.is_dir():
-        raise OutputError(f"{option} {out}: " + ("is a file, not a folder" if out.is_file() else
+        raise OutputError(f"{option} {shown}: " + ("is a file, not a folder" if out.is_file() else
                                                  "exists and is not a folder"))
     anc = out if out.is_dir() else _nearest_existing(out.absolute().parent)
     if not anc.is_dir():
-        raise OutputError(f"{option} {out}: {anc} is a file, not a folder")
+        raise OutputError(f"{option} {shown}: {anc} is a file, not a folder")
     try:  # os.access is not enough (root passes it; read-only file systems do not show in it)
         fd, probe = tempfile.mkstemp(prefix=".crome-audit-write-check-", dir=anc)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise OutputError(f"{option} {out}: cannot write in {anc}: {e.strerror or e}") from None
+        raise OutputError(f"{option} {shown}: cannot write in {anc}: {e.strerror or e}") from None
     owner = _owner_of(out) if command and out.is_dir() else None
     if owner is not None and owner != command:
         what = owner if owner in ("a model", "an unknown command") else f"`crome-audit {owner}`"
-        raise OutputError(f"{option} {out}: holds the output of {what}; `crome-audit {command}` would replace "
+        raise OutputError(f"{option} {shown}: holds the output of {what}; `crome-audit {command}` would replace "
                           "its files (choose another folder)")
     return out
 
@@ -153,7 +154,7 @@ def check_output_file(path, option: str = "-o/--out") -> Path:
     out = Path(path)
     if out.is_dir():
         raise OutputError(f"{option} {out}: is a folder; give a file name such as {out / 'report.html'}")
-    check_output_dir(out.absolute().parent, option)
+    check_output_dir(out.absolute().parent, option, shown=out)
     return out
 
 

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -62,10 +63,16 @@ def package_versions(names=("torch", "transformers", "datasets", "accelerate", "
     return out
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clean(obj):
     """NaN/inf -> None so the file is strict JSON (browsers and jq reject NaN)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
+    if isinstance(obj, str) and _SURROGATE.search(obj):
+        # a file name in another encoding under LC_ALL=C reaches us as lone surrogates, which UTF-8 cannot hold
+        return obj.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

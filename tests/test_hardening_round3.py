@@ -382,3 +382,58 @@ def test_latin1_judge_prompt_file(tmp_path):
         res = cli("run", "-q", "--rm", f"judge:{srv.url}/v1#m", "--rm-arg", f"prompt_file={prompt_file}",
                   "--no-cache", "-o", tmp_path / "o")
     one_line_error(res, "prompt_file", "prompt.txt", "not valid UTF-8")
+
+
+# ----------------------------------------------------------------------------- low: paths and output folders
+
+
+def test_cache_variable_with_tilde_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    res = cli("run", "-q", "--rm", "length", "--limit", "3", "--suite", "quick", "--no-report", "-o", tmp_path / "o",
+              env={"HOME": str(home), "CROME_AUDIT_CACHE": "~/c/scores.sqlite"})
+    assert res.exit_code == 0, res.output
+    assert (home / "c" / "scores.sqlite").is_file() and not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("command", ["report", "gate"])
+@pytest.mark.parametrize("target", ["/sys/crome-audit-out.json", "LONG"])
+def test_unwritable_single_file_outputs_are_exit_2(a_run, tmp_path, command, target):
+    """A read-only place (/sys refuses even root) and a 300-byte file name."""
+    path = tmp_path / ("n" * 300 + ".json") if target == "LONG" else Path(target)
+    flag = ["-o", path] if command == "report" else ["--write-baseline", path]
+    one_line_error(cli(command, a_run, *flag), str(path)[:40])
+
+
+def test_relative_out_is_where_the_command_ran(tmp_path, monkeypatch):
+    """A py: RM that changes the working folder while it scores: -o out still means ./out of the command."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    mod = tmp_path / "chdir_rm.py"
+    mod.write_text(f"import os\ndef score(p, r):\n    os.chdir({str(elsewhere)!r})\n    return [float(len(x)) for x in r]\n")
+    monkeypatch.chdir(tmp_path)
+    res = cli("run", "-q", "--rm", f"py:{mod}:score", "--data", write_jsonl(tmp_path / "p.jsonl", pairs()),
+              "--suite", "quick", "--no-cache", "--no-report", "-o", "out")
+    os.chdir(tmp_path)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "results.json").is_file() and not (elsewhere / "out").exists()
+
+
+def test_non_utf8_file_name_under_c_locale(tmp_path):
+    folder = os.fsencode(tmp_path) + b"/donn\xe9es"
+    os.mkdir(folder)
+    write_jsonl(Path(os.fsdecode(folder)) / "pairs.jsonl", pairs())
+    env = {**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT), "LC_ALL": "C", "LANG": "C"}
+    proc = subprocess.run([sys.executable, "-m", "crome_audit", "run", "-q", "--rm", "length", "--data",
+                           folder + b"/pairs.jsonl", "--suite", "quick", "--no-cache", "-o", str(tmp_path / "o")],
+                          env=env, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    recorded = json.loads((tmp_path / "o" / "results.json").read_text(encoding="utf-8"))["data"]["path"]
+    assert recorded.endswith("donn\\xe9es/pairs.jsonl")
+
+
+def test_incomplete_marker_is_not_read_as_a_run(a_run):
+    (a_run / ".incomplete").write_text("interrupted\n")
+    one_line_error(cli("report", a_run, "-o", a_run.parent / "r.html"), ".incomplete", "interrupted")
+    one_line_error(cli("gate", a_run, "--max-spurious-index", "1"), ".incomplete")
