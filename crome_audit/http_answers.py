@@ -31,6 +31,15 @@ def _socket_of(resp):
 def read_answer(resp, deadline: float, max_bytes: int = MAX_ANSWER_BYTES) -> bytes:
     """The body of ``resp`` (an http.client.HTTPResponse), read by ``deadline`` (time.monotonic())."""
     sock = _socket_of(resp)
+    kept = sock.gettimeout() if sock is not None else None
+    try:
+        return _read(resp, sock, deadline, max_bytes)
+    finally:
+        if sock is not None and sock.fileno() != -1:
+            sock.settimeout(kept)  # a kept-alive connection's next request gets the timeout it had
+
+
+def _read(resp, sock, deadline: float, max_bytes: int) -> bytes:
     chunks, size = [], 0
     while True:
         left = deadline - time.monotonic()
@@ -38,6 +47,9 @@ def read_answer(resp, deadline: float, max_bytes: int = MAX_ANSWER_BYTES) -> byt
             raise TimeoutError("no complete answer by the deadline")
         if sock is not None:
             sock.settimeout(left)
+        if resp.length == 0:  # all promised bytes are in: read() closes the response (read1 never does)
+            chunks.append(resp.read())
+            return b"".join(chunks)
         chunk = resp.read1(65536)
         if not chunk:
             if resp.length:  # the connection ended (or was cut) before the promised length
