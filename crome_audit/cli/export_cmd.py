@@ -95,7 +95,9 @@ def to_csv(cmp) -> str:
 
 
 def _md_cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    from ..safe_text import markdown_cell  # names come from results files: no HTML, no forged rows
+
+    return markdown_cell(text)
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
