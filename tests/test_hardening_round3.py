@@ -437,3 +437,27 @@ def test_incomplete_marker_is_not_read_as_a_run(a_run):
     (a_run / ".incomplete").write_text("interrupted\n")
     one_line_error(cli("report", a_run, "-o", a_run.parent / "r.html"), ".incomplete", "interrupted")
     one_line_error(cli("gate", a_run, "--max-spurious-index", "1"), ".incomplete")
+
+
+# ----------------------------------------------------------------------------- low: injection through names
+
+
+def test_names_cannot_inject_into_console_junit_or_markdown(a_run, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    doc = json.loads((a_run / "results.json").read_text(encoding="utf-8"))
+    names = ["evil\r\n::error title=pwned::injected", "bell\x07nul\x00", "<img src=x onerror=alert(1)>"]
+    for probe, name in zip(doc["probes"], names):
+        probe["name"] = name
+    (a_run / "results.json").write_text(json.dumps(doc), encoding="utf-8")
+    junit = tmp_path / "gate.xml"
+    res = cli("gate", a_run, "--baseline", a_run, "--junit", junit)
+    assert res.exit_code in (0, 1), res.output
+    assert not any(line.startswith("::") for line in res.output.splitlines()), res.output
+    assert "evil\\r\\n::error" in res.output
+    ET.parse(junit)  # well-formed XML 1.0
+    md = tmp_path / "t.md"
+    assert cli("export", a_run, "--format", "md", "-o", md).exit_code == 0
+    text = md.read_text(encoding="utf-8")
+    assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert not any(line.startswith("::") for line in text.splitlines())
