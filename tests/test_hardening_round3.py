@@ -38,6 +38,15 @@ def one_line_error(res, *contains, code=2):
     return lines[0]
 
 
+def error_after_progress(res, *contains, code=2):
+    """As one_line_error, when transformers' progress bars ("Loading weights") come before the one error line."""
+    assert res.exit_code == code, (res.exit_code, res.output)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip() and "it/s]" not in ln]
+    assert len(lines) == 1 and lines[0].startswith("crome-audit: error:") and "Traceback" not in res.stderr, res.stderr
+    for c in contains:
+        assert c in lines[0], (c, lines[0])
+
+
 def write_jsonl(path: Path, rows) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -461,3 +470,86 @@ def test_names_cannot_inject_into_console_junit_or_markdown(a_run, tmp_path):
     text = md.read_text(encoding="utf-8")
     assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
     assert not any(line.startswith("::") for line in text.splitlines())
+
+
+# ----------------------------------------------------------------------------- low: models, checkpoints, recipes
+
+
+def test_chat_template_escaping_the_sandbox_is_named(tiny_decoder_rm, tmp_path):
+    import shutil
+
+    model = tmp_path / "rm"
+    shutil.copytree(tiny_decoder_rm, model)
+    (model / "chat_template.jinja").write_text(
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}{% for m in messages %}{{ m.content }}{% endfor %}")
+    res, out = run_length(tmp_path)  # the data file
+    res = cli("run", "-q", "--rm", model, "--data", tmp_path / "pairs.jsonl", "--suite", "quick", "--no-cache",
+              "-o", tmp_path / "o2")
+    error_after_progress(res, "the chat template", "SecurityError")
+
+
+def test_three_label_classifier_is_not_a_reward_model(tmp_path):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from tests.tiny_models import local_tokenizer
+
+    tok = local_tokenizer()
+    model = tmp_path / "clf3"
+    BertForSequenceClassification(BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
+                                             num_attention_heads=2, intermediate_size=32,
+                                             num_labels=3)).save_pretrained(model)
+    tok.save_pretrained(model)
+    res = cli("run", "-q", "--rm", model, "--limit", "3", "--suite", "quick", "--no-cache", "-o", tmp_path / "o")
+    error_after_progress(res, "3 outputs, not a reward model")
+
+
+@pytest.fixture(scope="module")
+def checkpointed(tmp_path_factory):
+    """A 3-step run that checkpoints every step (tiny BERT): step-2 is the newest checkpoint."""
+    from tests.train_helpers import separable_pairs, write_recipe
+
+    tmp = tmp_path_factory.mktemp("ckpt3")
+    data = separable_pairs(tmp / "pairs.jsonl", n=40)
+    recipe = write_recipe(tmp / "r.yaml", data={"path": data, "heldout_fraction": 0.2},
+                          train={"max_steps": 3, "save_steps": 1, "save_total_limit": None, "batch_size": 8})
+    out = tmp / "out"
+    res = cli("train", "--config", recipe, "--out", out)
+    assert res.exit_code == 0, res.output
+    return recipe, out
+
+
+def _damaged_copy(checkpointed, tmp_path, damage):
+    import shutil
+
+    recipe, out = checkpointed
+    dst = tmp_path / "out"
+    shutil.copytree(out, dst, symlinks=True)
+    for stage in ("train", "eval"):
+        (dst / ".cache/pipeline/stages" / f"{stage}.json").unlink(missing_ok=True)
+    damage(dst / ".cache/pipeline/checkpoints/step-2")
+    return recipe, dst
+
+
+def _truncate(folder):
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+
+def _symlink(folder, target=None):
+    weights = folder / "model.safetensors"
+    real = folder.parent / "elsewhere.safetensors"
+    weights.rename(real)
+    weights.symlink_to(real)
+
+
+def _step_eight(folder):
+    state = json.loads((folder / "trainer_state.json").read_text())
+    (folder / "trainer_state.json").write_text(json.dumps({**state, "step": "eight"}))
+
+
+@pytest.mark.parametrize("damage,expect", [(_truncate, ["model.safetensors", "corrupt safetensors"]),
+                                           (_symlink, ["model.safetensors (a symlink)"]),
+                                           (_step_eight, ["trainer_state.json", "'step'", "'eight'"])])
+def test_corrupt_checkpoint_files_are_named(checkpointed, tmp_path, damage, expect):
+    recipe, out = _damaged_copy(checkpointed, tmp_path, damage)
+    error_after_progress(cli("train", "--config", recipe, "--out", out), *expect)
