@@ -553,3 +553,47 @@ def _step_eight(folder):
 def test_corrupt_checkpoint_files_are_named(checkpointed, tmp_path, damage, expect):
     recipe, out = _damaged_copy(checkpointed, tmp_path, damage)
     error_after_progress(cli("train", "--config", recipe, "--out", out), *expect)
+
+
+# ----------------------------------------------------------------------------- low: reading results.json
+
+
+def _edited_run(a_run, tmp_path, edit):
+    doc = json.loads((a_run / "results.json").read_text(encoding="utf-8"))
+    edit(doc)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc) if not isinstance(doc, str) else doc, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("edit,expect", [
+    (lambda d: d.update(probes=[1]), "probes[0]: must be an object, got int"),
+    (lambda d: d.update(probes=[None]), "probes[0]: must be an object, got NoneType"),
+    (lambda d: d["probes"][0].update(n=-5), "probes[0].n: must be a whole number >= 0"),
+    (lambda d: d.update(summary=[]), "field 'summary' must be an object"),
+])
+def test_malformed_results_files_are_exit_2(a_run, tmp_path, edit, expect):
+    path = _edited_run(a_run, tmp_path, edit)
+    for args in (["report", path, "-o", tmp_path / "r.html"], ["gate", path, "--max-spurious-index", "1"]):
+        one_line_error(cli(*args), "edited.json", expect)
+
+
+def test_deeply_nested_results_file_is_exit_2(a_run, tmp_path):
+    path = tmp_path / "edited.json"
+    doc = (a_run / "results.json").read_text(encoding="utf-8").rstrip()
+    path.write_text(doc[:-1] + ', "deep": ' + "[" * 50_000 + "]" * 50_000 + "}", encoding="utf-8")
+    one_line_error(cli("report", path, "-o", tmp_path / "r.html"), "edited.json", "nested")
+
+
+@pytest.mark.parametrize("edit,expect", [
+    (lambda b: b["probes"][0].update(instability=0.9, instability_ci=[0.1, 0.2]), "does not contain its value 0.9"),
+    (lambda b: b["probes"][0].update(n=-3), "probes[0].n: must be a whole number >= 0"),
+    (lambda b: b["summary"].update(spurious_index=0.5, spurious_index_ci=[0.6, 0.7]), "summary.spurious_index_ci"),
+])
+def test_untrustworthy_baseline_is_exit_2(a_run, tmp_path, edit, expect):
+    baseline = tmp_path / "baseline.json"
+    assert cli("gate", a_run, "--write-baseline", baseline).exit_code == 0
+    doc = json.loads(baseline.read_text(encoding="utf-8"))
+    edit(doc)
+    baseline.write_text(json.dumps(doc), encoding="utf-8")
+    one_line_error(cli("gate", a_run, "--baseline", baseline), "baseline.json", expect)
