@@ -291,6 +291,9 @@ def _num_labels(path: str, kwargs: dict) -> int | None:
         config = AutoConfig.from_pretrained(path, **kwargs)
     except Exception:  # the loader below reports an unreadable model in its own words
         return None
+    # only a saved classifier's label count is its own; a base model's config carries the library default (2)
+    if not any(str(a).endswith("ForSequenceClassification") for a in getattr(config, "architectures", None) or ()):
+        return None
     return getattr(config, "num_labels", None)
 
 

@@ -14,8 +14,8 @@ folder left by a killed process (``.staging-PID-*``, that PID gone) is removed b
 Every write failure is an :class:`OutputError` (exit 2) naming the file and the reason.
 
 Outputs never eat inputs: :func:`refuse_overwriting_inputs` refuses an output file (or a set's file) that is
-one of the files the command reads; an OutputSet records which command wrote OUT (``.crome-audit-output``)
-and refuses a folder another command wrote (``bench -o`` a run's folder would replace its results.json);
+one of the files the command reads; an OutputSet refuses a folder another command wrote, told by its files
+(``bench -o`` a run's folder would replace its results.json and leave a stale report.html);
 and it holds an exclusive lock on OUT (``.crome-audit.lock``, ``fcntl.flock``: the kernel drops it when the
 process dies, so a killed run's lock is free at once) so two runs cannot write one folder.
 """
@@ -34,8 +34,7 @@ INCOMPLETE = ".incomplete"
 RUN_OUTPUTS = ("results.json", "samples.jsonl", "report.html")  # the set `run` writes
 BENCH_OUTPUTS = ("results.json", "samples.jsonl")
 LOCK = ".crome-audit.lock"
-OWNER = ".crome-audit-output"  # {"command": "run"}: which command's output set the folder holds
-# files that say a folder is another command's output (folders written before OWNER existed, a trained RM)
+# files that say whose output a folder is (besides results.json, whose config names `bench`)
 FOREIGN_FILES = {"crome_training.json": "train", "model.safetensors": "a model", "config.json": "a model"}
 
 
@@ -69,20 +68,16 @@ def refuse_overwriting_inputs(outputs, inputs, option: str) -> None:
 
 def _owner_of(out: Path) -> str | None:
     """The command whose output the folder holds (None: none, or nothing known)."""
-    try:
-        return str(json.loads((out / OWNER).read_text(encoding="utf-8"))["command"])
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError, KeyError, TypeError):
-        return "an unknown command"
     for name, owner in FOREIGN_FILES.items():
         if (out / name).exists():
             return owner
-    try:  # a results.json from before OWNER: bench records its command, run does not
+    try:  # bench records its command in the results' config; run does not
         config = json.loads((out / "results.json").read_text(encoding="utf-8")).get("config") or {}
         return "bench" if config.get("command") == "bench" else "run"
-    except (OSError, ValueError, AttributeError):
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, AttributeError):
+        return "an unknown command"
 
 
 def check_output_dir(path, option: str = "--out", command: str | None = None, shown=None) -> Path:
@@ -232,7 +227,6 @@ class OutputSet:
                     os.replace(staged, final)
                 elif final.exists():  # not part of this set: remove, so no stale file sits beside new ones
                     final.unlink()
-            (self.out / OWNER).write_text(json.dumps({"command": self.command}) + "\n", encoding="utf-8")
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
             marker.unlink()
