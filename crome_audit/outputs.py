@@ -74,10 +74,8 @@ def _owner_of(out: Path) -> str | None:
     try:  # bench records its command in the results' config; run does not
         config = json.loads((out / "results.json").read_text(encoding="utf-8")).get("config") or {}
         return "bench" if config.get("command") == "bench" else "run"
-    except FileNotFoundError:
+    except (OSError, ValueError, AttributeError):  # none, or not ours to judge: only a known owner is refused
         return None
-    except (OSError, ValueError, AttributeError):
-        return "an unknown command"
 
 
 def check_output_dir(path, option: str = "--out", command: str | None = None, shown=None) -> Path:
@@ -99,7 +97,7 @@ def check_output_dir(path, option: str = "--out", command: str | None = None, sh
         raise OutputError(f"{option} {shown}: cannot write in {anc}: {e.strerror or e}") from None
     owner = _owner_of(out) if command and out.is_dir() else None
     if owner is not None and owner != command:
-        what = owner if owner in ("a model", "an unknown command") else f"`crome-audit {owner}`"
+        what = owner if owner == "a model" else f"`crome-audit {owner}`"
         raise OutputError(f"{option} {shown}: holds the output of {what}; `crome-audit {command}` would replace "
                           "its files (choose another folder)")
     return out
