@@ -12,7 +12,7 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from .gate import Outcome, fmt_ci
-from .safe_text import markdown_cell, one_line, xml_text
+from .safe_text import markdown_line, one_line, xml_text
 
 MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
@@ -64,7 +64,7 @@ def github_annotations(outcome: Outcome, file: str | None = None) -> list[str]:
 
 
 def _md(text) -> str:
-    return markdown_cell(text)
+    return markdown_line(text)
 
 
 def markdown_summary(outcome: Outcome, run_name: str = "", baseline_name: str = "") -> str:

@@ -2,6 +2,7 @@
 
     one_line("a\\n::error::x")   -> 'a\\\\n::error::x'   console lines, GitHub annotations: no line can be forged
     xml_text("bell\\x07")        -> 'bell\\\\x07'         JUnit XML: characters XML 1.0 cannot hold, escaped
+    markdown_line("a\\nb | c")     -> 'a\\\\nb \\\\| c'       the gate's step summary: one row per check
     markdown_cell("<img src=x>") -> '&lt;img src=x&gt;' Markdown tables: no HTML, no '|' breaking a row
 
 Why: a results.json is input like any other. A probe named "x\\n::error::..." would print a GitHub workflow
@@ -17,6 +18,7 @@ import re
 # C0 controls but tab, DEL, C1 controls, and the Unicode line and paragraph separators
 _CONTROL = re.compile("[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u2028\\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
+_XML_INVALID = re.compile("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ud800-\\udfff\\ufffe\\uffff]")
 
 
 def _escape(m: re.Match) -> str:
@@ -30,8 +32,14 @@ def one_line(text) -> str:
 
 
 def xml_text(text) -> str:
-    """One line, with no character XML 1.0 forbids (the XML writer escapes <, > and & itself)."""
-    return re.sub("[\\ud800-\\udfff\\ufffe\\uffff]", "\ufffd", one_line(text))
+    """``text`` without the characters XML 1.0 cannot hold (NUL, BEL, other C0 controls but tab/LF/CR, lone
+    surrogates, U+FFFE/U+FFFF), each written as an escape; the XML writer escapes <, > and & itself."""
+    return _XML_INVALID.sub(_escape, str(text))
+
+
+def markdown_line(text) -> str:
+    """One line, '|' escaped (the gate's GitHub step summary: GitHub sanitises its HTML itself)."""
+    return one_line(text).replace("|", "\\|")
 
 
 def markdown_cell(text) -> str:
