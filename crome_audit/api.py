@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def _is_main() -> bool:
 
 
 def _finish(results: dict, samples: list[dict], out, report: bool, names: tuple[str, ...],
-            staging: Path | None = None) -> dict:
+            staging: Path | None = None, command: str = "run", inputs=()) -> dict:
     """Strict-JSON plain data (what the file holds); written under ``out`` on rank 0 when given, as one set
     (crome_audit.outputs: all of ``names`` or, on failure, none). ``staging``: an open OutputSet's folder
     that already holds the streamed samples.jsonl (``samples`` is then empty)."""
@@ -137,7 +138,7 @@ def _finish(results: dict, samples: list[dict], out, report: bool, names: tuple[
     elif out is not None and _is_main():
         from .outputs import OutputSet
 
-        with OutputSet(Path(out), names) as staging:
+        with OutputSet(Path(out), names, command=command, inputs=inputs) as staging:
             _write_set(staging, results, samples, report)
     return results
 
@@ -189,9 +190,10 @@ def audit(rm, data=None, *, split: str | None = None, suite="default", limit: in
     else:
         records, data_info, kind = records
     if out is not None:
-        from .outputs import check_output_dir
+        from .outputs import RUN_OUTPUTS, check_output_dir, refuse_overwriting_inputs
 
-        out = check_output_dir(out)  # a file, a read-only folder: fail before any scoring
+        out = check_output_dir(out, command="run")  # a file, read-only, another command's: fail before scoring
+        refuse_overwriting_inputs([out / n for n in RUN_OUTPUTS], [("data", data)] + list(bench_data.items()), "out")
     rm_name = name or (rm if isinstance(rm, str) else None)
     engine = _engine(rm, cache, progress, rm_args, rm_options)
     rm_name = rm_name or engine.rm.name
@@ -201,11 +203,14 @@ def audit(rm, data=None, *, split: str | None = None, suite="default", limit: in
     seen_attrs = (set(training.get("tied_attributes", [])) | set(training.get("intervention_attributes", []))
                   if training else set())
 
-    names = ("results.json", "samples.jsonl", "report.html")
+    from .outputs import RUN_OUTPUTS as names
+
     with contextlib.ExitStack() as stack:
         # samples.jsonl is streamed into the output set's staging folder while the audit runs (a million pairs
         # make ~10 GB of rows: never all in memory); a failure or interrupt leaves OUT as it was
-        staging = stack.enter_context(OutputSet(out, names)) if out is not None and _is_main() else None
+        inputs = [("data", data_info.get("path"))] + [(f"bench data {b}", p) for b, p in bench_data.items()]
+        staging = (stack.enter_context(OutputSet(out, names, command="run", inputs=inputs))
+                   if out is not None and _is_main() else None)
         sink = stack.enter_context(open(staging / "samples.jsonl", "w", encoding="utf-8")) if staging else None
         t0 = time.perf_counter()
         result = run_audit(records, suite_obj, engine, seed=seed, kind=kind, seen_families=seen,
@@ -248,9 +253,10 @@ def run_benchmark(name: str, rm, data=None, *, split: str | None = None, limit: 
 
     get_benchmark(name)  # unknown name -> did-you-mean error before any model loads
     if out is not None:
-        from .outputs import check_output_dir
+        from .outputs import BENCH_OUTPUTS, check_output_dir, refuse_overwriting_inputs
 
-        out = check_output_dir(out)
+        out = check_output_dir(out, command="bench")
+        refuse_overwriting_inputs([out / n for n in BENCH_OUTPUTS], [("data", data)], "out")
     options = dict(options or {})
     engine = _engine(rm, cache, progress, rm_args, rm_options)
     start = time.perf_counter()
@@ -266,7 +272,10 @@ def run_benchmark(name: str, rm, data=None, *, split: str | None = None, limit: 
     )
     results["benchmarks"][name] = entry
     results["engine"] = {**engine.stats, "seconds": round(seconds, 3)}
-    return _finish(results, samples, out, False, ("results.json", "samples.jsonl"))
+    from .outputs import BENCH_OUTPUTS
+
+    return _finish(results, samples, out, False, BENCH_OUTPUTS, command="bench",
+                   inputs=[("data", data)] if isinstance(data, (str, os.PathLike)) else ())
 
 
 def audit_data(data, *, split: str | None = None, limit: int | None = None, skip_invalid: bool = False,

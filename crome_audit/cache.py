@@ -24,9 +24,9 @@ COLUMNS = ["model", "key", "reward"]
 
 def default_cache_path() -> Path:
     env = os.environ.get("CROME_AUDIT_CACHE")
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    if env:  # quoted in a shell or set in a CI file, "~" reaches us unexpanded
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
     return base / "crome-audit" / "scores.sqlite"
 
 

@@ -57,6 +57,23 @@ def _loader_class():
                                       f"write the values out")
             return super().compose_node(parent, index)
 
+        def construct_mapping(self, node, deep=False):
+            # a key given twice (a recipe section written twice) would silently replace the first
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *base` then overriding a key is how merges are meant to be used
+                key = self.construct_object(key_node, deep=False)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base constructor reports it
+                    continue
+                if first is not None:
+                    raise ConfigError(f"{self._where}:{key_node.start_mark.line + 1}: key {key!r} given twice "
+                                      f"(first on line {first}); the second would silently replace the first")
+                seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
     SafeLimitedLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
     return SafeLimitedLoader
 

@@ -43,8 +43,13 @@ HH_HUMAN = "\n\nHuman:"
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".jsonl.gz", ".json.gz")
 ROLES = ("system", "user", "assistant", "tool")
 SURROGATE = re.compile("[\ud800-\udfff]")
+# text that shows nothing: whitespace plus zero-width and other invisible format characters (str.strip keeps them)
+BLANK = re.compile("[\\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]*")
 # BiasScope's RewardBench columns -> ours (the same mapping crome_audit.benchmarks.rewardbench accepts)
 BIASSCOPE_COLUMNS = {"question": "prompt", "response_A": "chosen", "response_B": "rejected"}
+# decompression-bomb limits: a 2 MB .gz can hold a 2 GB line; a row this long is no pair anyone scores
+MAX_LINE_BYTES = 64 * 2**20
+MAX_GZIP_BYTES = 2**30  # whole-file formats (.json.gz) are decompressed into memory
 
 
 def default_data_path() -> str:
@@ -77,9 +82,14 @@ def _decode(path: Path, raw: bytes) -> str:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
         if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
+            with gzip.open(path, "rb") as f:
+                raw = f.read(MAX_GZIP_BYTES + 1)
+            if len(raw) > MAX_GZIP_BYTES:
+                raise InputError(f"{path}: decompresses to more than {MAX_GZIP_BYTES >> 20} MB; refused "
+                                 "(decompress it yourself, or use JSON lines, which are read row by row)")
+        else:
+            raw = path.read_bytes()
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise InputError(f"{path}: truncated or corrupt gzip file: {e}") from None
     except OSError as e:
@@ -95,31 +105,34 @@ def _rows_jsonl(path: Path) -> list[tuple[str, dict]]:
 
 def _iter_rows_jsonl(path: Path):
     """Line by line, yielded as read (a million-pair file is read without holding its bytes, its text, its
-    lines or its raw rows at once). Lines and their numbers are those of ``str.splitlines`` on the whole
-    text."""
+    lines or its raw rows at once). Lines are split on "\\n" only, as JSON Lines says: U+2028, U+2029, U+0085
+    or a lone CR inside a string are text, not line breaks (``str.splitlines`` would split there)."""
     i, seen_text = 0, False
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            for n, raw in enumerate(f, start=1):
+            for n, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), start=1):
+                if len(raw) > MAX_LINE_BYTES:
+                    raise InputError(f"{path}:{n}: line longer than {MAX_LINE_BYTES >> 20} MB; refused "
+                                     "(a decompression bomb or not JSON lines)")
                 try:
                     chunk = raw.decode("utf-8-sig" if n == 1 else "utf-8")
                 except UnicodeDecodeError as e:
                     raise InputError(f"{path}:{n}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
-                for line in chunk.splitlines():
-                    i += 1
-                    if not line.strip():
-                        continue
-                    seen_text = True
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise InputError(f"{path}:{i}: invalid JSON line: {e.msg} (column {e.colno})") from None
-                    except RecursionError:
-                        raise InputError(f"{path}:{i}: JSON nested too deeply to read") from None
-                    if not isinstance(obj, dict):
-                        raise InputError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
-                    yield f"{path}:{i}", obj
+                i = n
+                line = chunk.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                seen_text = True
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{path}:{i}: invalid JSON line: {e.msg} (column {e.colno})") from None
+                except RecursionError:
+                    raise InputError(f"{path}:{i}: JSON nested too deeply to read") from None
+                if not isinstance(obj, dict):
+                    raise InputError(f"{path}:{i}: expected a JSON object, got {type(obj).__name__}")
+                yield f"{path}:{i}", obj
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise InputError(f"{path}: truncated or corrupt gzip file: {e}") from None
     except OSError as e:
@@ -264,6 +277,11 @@ def split_hh_dialogue(text: str) -> tuple[list[dict], str]:
     return messages, response
 
 
+def is_blank(text: str) -> bool:
+    """True for text that shows nothing: whitespace and zero-width characters only."""
+    return BLANK.fullmatch(text) is not None
+
+
 def _check_text(loc: str, field: str, value: str) -> str:
     bad = SURROGATE.search(value)
     if bad:
@@ -299,8 +317,9 @@ def _text_field(loc: str, row: dict, field: str, allow_messages: bool) -> Any:
     if not isinstance(value, str):
         kind = "a string or a list of messages" if allow_messages else "a string"
         raise InvalidRowError(f"{loc}: field '{field}' must be {kind}, got {type(value).__name__}")
-    if not value.strip():
-        raise InvalidRowError(f"{loc}: field '{field}' is empty")
+    if is_blank(value):
+        raise InvalidRowError(f"{loc}: field '{field}' is empty" + ("" if not value.strip() else
+                                                                   " (only invisible characters)"))
     return _check_text(loc, field, value)
 
 
@@ -320,7 +339,7 @@ def _response_text(loc: str, field: str, value: str | list) -> str:
     last = value[-1]
     if last.get("role") != "assistant":
         raise InvalidRowError(f"{loc}: field '{field}': last message must have role 'assistant'")
-    if not last["content"].strip():
+    if is_blank(last["content"]):
         raise InvalidRowError(f"{loc}: field '{field}': assistant message is empty")
     return last["content"]
 
@@ -333,7 +352,7 @@ def _normalise_pair(loc: str, row: dict, index: int) -> dict:
         if isinstance(chosen, str) and isinstance(rejected, str) and HH_ASSISTANT in chosen:
             prompt, chosen = split_hh_dialogue(chosen)
             _, rejected = split_hh_dialogue(rejected)
-            if not chosen.strip() or not rejected.strip():
+            if is_blank(chosen) or is_blank(rejected):
                 raise InvalidRowError(f"{loc}: HH-RLHF dialogue has an empty final Assistant turn")
         elif isinstance(chosen, list) and isinstance(rejected, list):
             prompt = chosen[:-1]

@@ -6,7 +6,8 @@
 
 Scores do not depend on batch size (each text is scored alone in the sense of padding and pooling).
 NaN/inf rewards are an input error: they would silently poison every statistic downstream; a non-finite
-value found in the cache is treated as missing, so it is scored again and meets the same check.
+value found in the cache is treated as missing, so it is scored again and meets the same check. So are
+rewards beyond ±1e100 (MAX_ABS_REWARD): finite, but their differences and variances overflow to inf/NaN.
 
 A ``py:`` RM is the user's code: whatever it raises (an exception, ``sys.exit``) comes out as one
 :class:`UserCodeError` line with the exception's type, message and the user's frame (file:line).
@@ -25,6 +26,7 @@ from .cache import ScoreCache, text_key
 from .errors import CromeError, InputError, UserCodeError
 from .models import RewardModel
 
+MAX_ABS_REWARD = 1e100  # beyond it, a difference or a variance of rewards overflows to inf/NaN
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 STDLIB_DIR = os.path.abspath(sysconfig.get_paths()["stdlib"])
 
@@ -134,6 +136,10 @@ class ScoringEngine:
                 if not math.isfinite(r):
                     raise InputError(f"reward model '{self.rm.name}' returned {r} for response {i} of this batch "
                                      f"(prompt starts {str(prompts[i])[:40]!r})")
+                if abs(r) > MAX_ABS_REWARD:
+                    raise InputError(f"reward model '{self.rm.name}' returned {r:.3g} for response {i} of this batch "
+                                     f"(prompt starts {str(prompts[i])[:40]!r}): beyond ±{MAX_ABS_REWARD:g}, where "
+                                     "differences and variances overflow; rescale the rewards")
                 new[keys[i]] = r
             if self.cache:
                 self.cache.put_many(self.rm.fingerprint, new)  # committed per chunk: an interrupt resumes here

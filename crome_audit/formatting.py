@@ -106,7 +106,12 @@ class RMFormatter:
     def text(self, prompt, response: str) -> str:
         """The formatted text (for single-sequence modes)."""
         if self.mode == "chat_template":
-            return self.tokenizer.apply_chat_template(as_messages(prompt, response), tokenize=False)
+            try:
+                return self.tokenizer.apply_chat_template(as_messages(prompt, response), tokenize=False)
+            except Exception as e:  # jinja2 SecurityError/TemplateError: the model folder's template, not our bug
+                raise InputError(f"the chat template of the tokenizer failed: {type(e).__name__}: "
+                                 f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''} (fix the "
+                                 "model's chat_template.jinja / tokenizer_config.json, or pass --template)") from None
         template = self.template or PLAIN_TEMPLATE
         return fill_template(template, prompt_text(prompt), response)
 

@@ -39,10 +39,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, OutputError
 from .registry import suggest
 from .report.compare import dig, interval, num
-from .results import read_json_file, read_results, write_json_atomic
+from .results import check_count, check_interval, read_json_file, read_results, write_json_atomic
 
 BASELINE_VERSION = "3.0"
 TOLERANCE_KINDS = ("effect", "index", "benchmark")
@@ -170,7 +170,10 @@ def write_baseline(results: dict, path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; --write-baseline needs a file name such as baseline.json")
-    write_json_atomic(path, make_baseline(results))
+    try:
+        write_json_atomic(path, make_baseline(results))
+    except OSError as e:  # read-only folder, a name too long, a full disk
+        raise OutputError(f"--write-baseline {path}: cannot write: {e.strerror or e}") from None
     return path
 
 
@@ -198,7 +201,21 @@ def load_baseline(path) -> dict:
     for i, pr in enumerate(obj["probes"]):
         if not isinstance(pr, dict) or "name" not in pr or "kind" not in pr:
             raise InputError(f"{p}: probes[{i}]: needs 'name' and 'kind'")
+        _check_baseline_probe(f"{p}: probes[{i}]", pr)
+    summary = obj["summary"]
+    for kind in ("spurious", "causal"):
+        check_interval(f"{p}: summary.{kind}_index_ci", summary.get(f"{kind}_index"), summary.get(f"{kind}_index_ci"))
     return obj
+
+
+def _check_baseline_probe(where: str, pr: dict) -> None:
+    """A baseline is trusted as the yardstick: its counts must be counts and its CIs must hold their values."""
+    for key in ("n", "n_clusters"):
+        check_count(f"{where}.{key}", pr.get(key))
+    check_interval(f"{where}.ci_low/ci_high", pr.get("effect_size"),
+                   None if pr.get("ci_low") is None else [pr.get("ci_low"), pr.get("ci_high")])
+    for metric in ("instability", "hack_rate", "decision_change_rate", "detection_rate"):
+        check_interval(f"{where}.{metric}_ci", pr.get(metric), pr.get(f"{metric}_ci"))
 
 
 # ---- evaluation ---------------------------------------------------------------------------------------

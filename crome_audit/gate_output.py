@@ -12,12 +12,13 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from .gate import Outcome, fmt_ci
+from .safe_text import markdown_line, one_line, xml_text
 
 MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
 
 def console_lines(outcome: Outcome) -> list[str]:
-    lines = [f"{MARK[c.status]}  {c.message}" for c in outcome.checks]
+    lines = [f"{MARK[c.status]}  {one_line(c.message)}" for c in outcome.checks]
     n_fail, n_warn = len(outcome.failed), len(outcome.warnings)
     verdict = "FAILED" if n_fail else "PASSED"
     lines.append(f"gate {verdict}: {len(outcome.checks)} checks, {n_fail} failed, {n_warn} warnings")
@@ -30,12 +31,13 @@ def junit_xml(outcome: Outcome, suite: str = "crome-audit gate") -> str:
     ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(outcome.checks)),
                        failures=str(len(outcome.failed)), errors="0", skipped="0")
     for c in outcome.checks:
-        tc = ET.SubElement(ts, "testcase", classname=f"crome_audit.gate.{c.group}", name=c.name)
+        name, message = xml_text(c.name), xml_text(c.message)
+        tc = ET.SubElement(ts, "testcase", classname=f"crome_audit.gate.{xml_text(c.group)}", name=name)
         if c.status == "fail":
-            f = ET.SubElement(tc, "failure", message=c.message, type="regression")
-            f.text = c.message
+            f = ET.SubElement(tc, "failure", message=message, type="regression")
+            f.text = message
         elif c.status == "warn":
-            ET.SubElement(tc, "system-out").text = "WARNING: " + c.message
+            ET.SubElement(tc, "system-out").text = "WARNING: " + message
     root.set("tests", ts.get("tests"))
     root.set("failures", ts.get("failures"))
     ET.indent(root)
@@ -43,7 +45,7 @@ def junit_xml(outcome: Outcome, suite: str = "crome-audit gate") -> str:
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    text = one_line(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
     return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
@@ -62,7 +64,7 @@ def github_annotations(outcome: Outcome, file: str | None = None) -> list[str]:
 
 
 def _md(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return markdown_line(text)
 
 
 def markdown_summary(outcome: Outcome, run_name: str = "", baseline_name: str = "") -> str:

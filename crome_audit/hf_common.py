@@ -321,6 +321,20 @@ def first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def _num_labels(path: str, kwargs: dict) -> int | None:
+    """The checkpoint's own number of classifier outputs (None when its config cannot be read here)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(path, **kwargs)
+    except Exception:  # the loader below reports an unreadable model in its own words
+        return None
+    # only a saved classifier's label count is its own; a base model's config carries the library default (2)
+    if not any(str(a).endswith("ForSequenceClassification") for a in getattr(config, "architectures", None) or ()):
+        return None
+    return getattr(config, "num_labels", None)
+
+
 def load_sequence_classifier(path: str, *, what: str, dtype=None, trust_remote_code: bool = False,
                              gguf_file: str | None = None, fresh_head_ok: bool = False, **placement):
     """``(tokenizer, model, loading_info)`` for a one-output sequence-classification model.
@@ -336,6 +350,11 @@ def load_sequence_classifier(path: str, *, what: str, dtype=None, trust_remote_c
     extra = {"dtype": dtype} if dtype is not None else {}
     if fresh_head_ok:
         extra["ignore_mismatched_sizes"] = True
+    if not fresh_head_ok:  # a 3-label classifier would fail deep in transformers with a weight-size report
+        labels = _num_labels(path, kwargs)
+        if labels is not None and labels != 1:
+            raise ModelLoadError(f"{what}: the model has {labels} outputs, not a reward model (a reward model has "
+                                 "one output: num_labels=1)")
     try:
         tok = AutoTokenizer.from_pretrained(path, **kwargs)
         model, info = AutoModelForSequenceClassification.from_pretrained(

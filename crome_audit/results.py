@@ -28,6 +28,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -62,10 +63,16 @@ def package_versions(names=("torch", "transformers", "datasets", "accelerate", "
     return out
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clean(obj):
     """NaN/inf -> None so the file is strict JSON (browsers and jq reject NaN)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
+    if isinstance(obj, str) and _SURROGATE.search(obj):
+        # a file name in another encoding under LC_ALL=C reaches us as lone surrogates, which UTF-8 cannot hold
+        return obj.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -79,10 +86,14 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_clean(obj), f, indent=2, ensure_ascii=False, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(_clean(obj), f, indent=2, ensure_ascii=False, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written temp file left beside the output
+        raise
 
 
 def new_results(rm: dict, data: dict, config: dict) -> dict:
@@ -97,16 +108,63 @@ def write_results(out_dir: str | os.PathLike, results: dict) -> Path:
     return path
 
 
+MAX_JSON_DEPTH = 64  # results files nest ~6 deep; deeper is not ours and would overflow recursive readers
+
+
+def _too_deep(obj, limit: int = MAX_JSON_DEPTH) -> bool:
+    stack = [(obj, 1)]
+    while stack:  # iterative: the check itself must not recurse
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def read_json_file(path: Path, what: str = "file"):
     """Parse a JSON file; every failure is one InputError line naming the file (and line)."""
     if not path.is_file():
         raise InputError(f"{path}: no such {what}")
+    if (path.parent / ".incomplete").exists():  # crome_audit.outputs.INCOMPLETE: a move into place was cut off
+        raise InputError(f"{path}: the folder holds .incomplete (a command was interrupted while writing it); "
+                         "re-run that command")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"{path}: not valid UTF-8") from None
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if _too_deep(obj):
+        raise InputError(f"{path}: JSON nested more than {MAX_JSON_DEPTH} levels deep; not a crome-audit {what}")
+    return obj
+
+
+def check_count(where: str, value) -> None:
+    """A count (``n``, ``n_clusters``) must be a whole number >= 0 (or absent)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != int(value):
+        raise InputError(f"{where}: must be a whole number >= 0, got {value!r}")
+
+
+def check_interval(where: str, value, ci) -> None:
+    """A recorded CI must be two numbers, low <= high, that contain the value they belong to."""
+    if ci is None or value is None:
+        return
+    if (not isinstance(ci, (list, tuple)) or len(ci) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in ci)):
+        raise InputError(f"{where}: must be [low, high], got {ci!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        slack = 1e-9 * max(1.0, abs(value))
+        if not ci[0] - slack <= value <= ci[1] + slack:
+            raise InputError(f"{where}: [{ci[0]}, {ci[1]}] does not contain its value {value}")
 
 
 def read_results(path: str | os.PathLike) -> dict:
@@ -128,10 +186,17 @@ def read_results(path: str | os.PathLike) -> dict:
                          f"{why}; re-run the audit with this crome-audit version)")
     if not isinstance(obj["probes"], list):
         raise InputError(f"{path}: field 'probes' must be a list")
+    for key in ("rm", "data", "config", "summary"):
+        if not isinstance(obj[key], dict):
+            raise InputError(f"{path}: field '{key}' must be an object, got {type(obj[key]).__name__}")
     for i, p in enumerate(obj["probes"]):
+        if not isinstance(p, dict):
+            raise InputError(f"{path}: probes[{i}]: must be an object, got {type(p).__name__}")
         lack = [k for k in PROBE_KEYS if k not in p]
         if lack:
             raise InputError(f"{path}: probes[{i}]: missing {', '.join(lack)}")
+        for key in ("n", "n_clusters"):
+            check_count(f"{path}: probes[{i}].{key}", p.get(key))
     obj.setdefault("benchmarks", {})
     obj.setdefault("examples", {})
     obj["_path"] = str(path)

@@ -83,11 +83,12 @@ def run_bench(name: str, data, split, limit, seed, options: dict, out: str, prog
     from ..api import run_benchmark as run_library_benchmark
     from ..benchmarks import get_benchmark
     from ..distributed import process_group
-    from ..outputs import check_output_dir
+    from ..outputs import BENCH_OUTPUTS, check_output_dir, refuse_overwriting_inputs
 
     get_benchmark(name)  # unknown name -> did-you-mean error before any model loads
     check_bench_data([name], {name: data} if data else {})
-    check_output_dir(out)
+    check_output_dir(out, command="bench")
+    refuse_overwriting_inputs([Path(out) / n for n in BENCH_OUTPUTS], [("--bench-data", data)], "--out")
     check_device(rm_kwargs.get("device", "auto"))
     process_group()  # under accelerate launch: join first, so "cuda" is this rank's GPU when the RM loads
     engine = build_engine(**rm_kwargs, progress=progress)

@@ -54,12 +54,22 @@ def cli_errors(func):
             fail("interrupted (scores computed so far are cached; re-run to resume)", 130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except OSError as e:
+            if getattr(e, "filename", None) is None:
+                fail_internal(e)
+            # a path the user gave that the system refuses: a name too long, a read-only folder, no space
+            fail(f"{e.filename}: {e.strerror or e}", 2)
         except Exception as e:  # internal error: one line, traceback only on request
-            if os.environ.get("CROME_AUDIT_DEBUG"):
-                traceback.print_exc()
-            fail(f"internal error: {type(e).__name__}: {e} (set CROME_AUDIT_DEBUG=1 for a traceback)", 3)
+            fail_internal(e)
 
     return wrapper
+
+
+def fail_internal(e: BaseException) -> None:
+    """Exit 3 with one line; the traceback only with CROME_AUDIT_DEBUG=1."""
+    if os.environ.get("CROME_AUDIT_DEBUG"):
+        traceback.print_exc()
+    fail(f"internal error: {type(e).__name__}: {e} (set CROME_AUDIT_DEBUG=1 for a traceback)", 3)
 
 
 def rm_options(func):

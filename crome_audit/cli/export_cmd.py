@@ -95,7 +95,9 @@ def to_csv(cmp) -> str:
 
 
 def _md_cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    from ..safe_text import markdown_cell  # names come from results files: no HTML, no forged rows
+
+    return markdown_cell(text)
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -148,12 +150,14 @@ def to_markdown(cmp) -> str:
 def export(runs, fmt, out_path):
     """Write the report's tables (indices and probes) of one or more runs as CSV or Markdown."""
     import os
+    from pathlib import Path
 
-    from ..outputs import check_output_file
+    from ..outputs import check_output_file, refuse_overwriting_inputs
     from ..report.compare import align
     from ..results import read_results
 
     out = check_output_file(out_path)
+    refuse_overwriting_inputs([out], [("run", Path(r) / "results.json" if Path(r).is_dir() else r) for r in runs], "-o")
     cmp = align([read_results(r) for r in runs])
     text = to_csv(cmp) if fmt == "csv" else to_markdown(cmp)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

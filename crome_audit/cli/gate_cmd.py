@@ -110,6 +110,12 @@ def gate(run_dir, baseline_path, max_spurious_index, min_causal_index, max_effec
                         allow_degenerate=allow_degenerate, allow_inconclusive=allow_inconclusive)
     if junit_path and Path(junit_path).is_dir():
         raise InputError(f"--junit {junit_path}: is a folder; give a file name such as gate.xml")
+    from ..outputs import refuse_overwriting_inputs
+
+    inputs = [(label, Path(p) / "results.json" if Path(p).is_dir() else p)
+              for label, p in (("RUN_DIR", run_dir), ("--baseline", baseline_path)) if p]
+    refuse_overwriting_inputs([write_baseline_path] if write_baseline_path else [], inputs, "--write-baseline")
+    refuse_overwriting_inputs([junit_path] if junit_path else [], inputs, "--junit")
     results = read_results(run_dir)
     if write_baseline_path:
         path = write_baseline(results, write_baseline_path)

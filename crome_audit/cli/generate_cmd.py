@@ -86,7 +86,10 @@ def generate(prompts_path, generator_spec, n, out_path, limit, temperature, top_
     from ..data import write_jsonl_atomic
     from ..generate import load_generator, resolve_config
     from ..generate.tasks import best_of_n_candidates
+    from ..outputs import check_output_file, refuse_overwriting_inputs
 
+    refuse_overwriting_inputs([out_path], [("--prompts", prompts_path)], "--out")
+    check_output_file(out_path, "--out")
     rows, skipped = load_prompts(prompts_path, limit, skip_unlabeled)
     config = resolve_config(generator_spec, concurrency=concurrency, batch_size=batch_size, cache_dir=cache_dir,
                             cache=False if no_cache else None, max_new_tokens=max_new_tokens,

@@ -24,11 +24,15 @@ def report(runs, out_path, title):
     from pathlib import Path
 
     from ..errors import InputError
+    from ..outputs import check_output_file, refuse_overwriting_inputs
     from ..report import render_report
     from ..results import read_results
 
     if Path(out_path).is_dir():
         raise InputError(f"{out_path}: is a folder; give -o a file name such as {Path(out_path) / 'report.html'}")
+    refuse_overwriting_inputs([out_path], [("run", Path(r) / "results.json" if Path(r).is_dir() else r) for r in runs],
+                              "-o")
+    check_output_file(out_path, "-o")
     results = [read_results(r) for r in runs]
     path = render_report(results, out_path, title=title)
     size = path.stat().st_size

@@ -55,7 +55,7 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
     """Audit a reward model with spurious and causal probes (and optional benchmarks)."""
     from ..data import default_data_path, load_records
     from ..errors import InvalidRowError
-    from ..outputs import check_output_dir
+    from ..outputs import RUN_OUTPUTS, check_output_dir, refuse_overwriting_inputs
     from ..probes import load_suite
 
     # ---- every check that needs no model, before any work
@@ -63,7 +63,10 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
     bench_data = parse_bench_data(bench_data, bench_names)
     bench_opts = parse_bench_options(bench_option, bench_names)
     check_bench_data(bench_names, bench_data)
-    out = check_output_dir(out_dir or Path("reports") / output_name(rm_spec))
+    out = check_output_dir(out_dir or Path("reports") / output_name(rm_spec), command="run")
+    refuse_overwriting_inputs([out / name for name in RUN_OUTPUTS],
+                              [("--data", data)] + [(f"--bench-data {b}", p) for b, p in bench_data.items()], "--out")
+    out_abs = out.absolute()  # the user's py: RM may chdir while it loads or scores; OUT is where the command ran
     check_device(device)
     suite_obj = load_suite(suite)
     seed = seed if seed is not None else (suite_obj.seed if suite_obj.seed is not None else 0)
@@ -85,7 +88,7 @@ def run(rm_spec, rm_args, batch_size, max_batch_tokens, max_length, truncation, 
     engine = build_engine(**opts, cache_path=cache_path, no_cache=no_cache, progress=not quiet)
     results = audit(engine, records=(records, data_info, kind), suite=suite_obj, seed=seed, split=split, limit=limit,
                     skip_invalid=skip_invalid, benchmarks=bench_names, bench_data=bench_data,
-                    bench_options=bench_opts, max_examples=max_examples, out=out, report=not no_report,
+                    bench_options=bench_opts, max_examples=max_examples, out=out_abs, report=not no_report,
                     config=rm_config(**opts), name=rm_spec)
     _print_summary(results, data_info, out, no_report)
 

@@ -4,7 +4,8 @@ Works with vLLM (``vllm serve MODEL``), llama.cpp's ``llama-server`` / ``python 
 Ollama (``http://127.0.0.1:11434/v1``) and hosted APIs. One request per sample (``n=1``, with the
 sample's own ``seed``), ``concurrency`` requests in flight (a thread pool), retries with exponential
 backoff on HTTP 429/5xx, timeouts and connection errors (``Retry-After`` honoured), a per-request
-timeout (applied to the connect and to each read). The API key comes only from the environment
+timeout that is a deadline for the whole answer (crome_audit.http_answers: a server dripping bytes cannot
+hold a run) and a size cap on it (a reply is never read or cached whole beyond 4 MB). The API key comes only from the environment
 variable named by ``api_key_env``.
 
     gen = OpenAIHTTPGenerator(GeneratorConfig(backend="openai", base_url="http://127.0.0.1:8080/v1",
@@ -22,6 +23,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ..errors import ModelLoadError
+from ..http_answers import AnswerTooLarge, read_answer
 from ..secrets import redact_text, redact_url, remember
 from .base import Generator, Unit
 from .config import GeneratorConfig
@@ -104,9 +106,13 @@ class OpenAIHTTPGenerator(Generator):
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         req = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
+        deadline = time.monotonic() + self.config.timeout_s
         try:
             with open_url(req, timeout=self.config.timeout_s) as resp:
-                raw = resp.read()
+                raw = read_answer(resp, deadline)
+        except AnswerTooLarge as e:
+            # not transient, and not to be cached: stop at once, as for a rejected key
+            raise ModelLoadError(f"generator {self.shown_url}: {e}; refused (is max_new_tokens set?)") from None
         except urllib.error.HTTPError as e:
             if 300 <= e.code < 400:
                 raise redirect_error(e.code, e.headers, f"generator {self.shown_url}") from None

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..errors import InputError, ModelLoadError
+from ..http_answers import AnswerTooLarge, read_answer
 from .base import option
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -37,7 +38,7 @@ class ServedOptions:
     model: str | None = option(None, "Model name sent to the server (default: the one model it serves).")
     max_concurrency: int = option(8, "Requests in flight at once (a bounded thread pool).")
     batch_size: int = option(32, "Texts per request, for endpoints that take a list.")
-    timeout: float = option(120.0, "Seconds to wait for one answer before retrying.")
+    timeout: float = option(120.0, "Seconds for one whole answer (a deadline, not per read) before retrying.")
     retries: int = option(4, "Retries per request on 429/5xx/timeouts, with exponential backoff.")
     backoff: float = option(0.5, "First retry delay in seconds; doubles at every retry (capped at 30 s).")
     api_key_env: str | None = option(None, "Name of the environment variable holding the API key (sent as "
@@ -107,21 +108,39 @@ class ServedClient:
             headers["Content-Type"] = "application/json"
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
+        deadline = time.monotonic() + self.timeout  # `timeout` bounds the whole answer, not each socket read
         for attempt in (0, 1):  # a kept-alive connection the server closed: reconnect once, no backoff
             conn = self._connection(fresh=attempt == 1)
+            expired = threading.Event()
+            # a server dripping its status line and headers: cut the socket at the deadline
+            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, (conn, expired))
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 conn.request(method, self.base_path + path, body=payload, headers=headers)
                 resp = conn.getresponse()
-                body = resp.read()
+                body = read_answer(resp, deadline)
+                if expired.is_set():  # cut by the watchdog between reads: what came is not the whole answer
+                    raise TimeoutError("cut at the deadline")
                 if resp.getheader("Connection", "").lower() == "close":
                     conn.close()
                     self._local.conn = None
                 return resp.status, body, {k.lower(): v for k, v in resp.getheaders()}
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            except AnswerTooLarge as e:
                 conn.close()
                 self._local.conn = None
-                if attempt == 1:
+                raise ModelLoadError(self.scrub(f"--rm {self.spec}: {method} {self.url}{path}: {e}; "
+                                                "refused")) from None
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                self._local.conn = None
+                if expired.is_set() or isinstance(e, TimeoutError):
+                    raise TimeoutError(f"no complete answer within {self.timeout:g} s") from None
+                dropped = isinstance(e, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
+                if attempt == 1 or not dropped:
                     raise
+            finally:
+                watchdog.cancel()
         raise AssertionError("unreachable")
 
     def request(self, method: str, path: str, body=None, *, retry: bool = True) -> tuple[int, object]:
@@ -176,10 +195,21 @@ class ServedClient:
         msg = f"--rm {self.spec}: {method} {self.url}{path} answered HTTP {status}: {_detail(answer)}{hint}{what}"
         return ModelLoadError(self.scrub(msg))
 
-    def malformed(self, path: str, answer, expected: str) -> ModelLoadError:
+    def malformed(self, path: str, answer, expected: str, method: str = "POST") -> ModelLoadError:
         shown = json.dumps(answer)[:200] if not isinstance(answer, str) else answer[:200]
-        return ModelLoadError(self.scrub(f"--rm {self.spec}: malformed answer from POST {self.url}{path}: "
+        return ModelLoadError(self.scrub(f"--rm {self.spec}: malformed answer from {method} {self.url}{path}: "
                                          f"expected {expected}, got {shown}"))
+
+
+def _cut(conn, expired: threading.Event) -> None:
+    """The deadline passed: wake the blocked read by shutting the socket (the request then fails as a timeout)."""
+    expired.set()
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _detail(answer) -> str:

@@ -156,7 +156,7 @@ def _served_model(base_url: str, api_key: str | None, timeout: float) -> str:
     try:
         with open_url(req, timeout=timeout) as resp:
             data = json.loads(resp.read())
-        ids = [m["id"] for m in data["data"]]
+        ids = [str(m["id"]) for m in data["data"]]  # a numeric id is addressed as its text
     except urllib.error.HTTPError as e:
         if 300 <= e.code < 400:
             raise redirect_error(e.code, e.headers, f"--rm judge:{base_url}: GET /models") from None
@@ -249,9 +249,13 @@ class JudgeRM(RewardModel):
         if not prompt_file:
             return PAIRWISE_PROMPT if mode == "pairwise" else RATING_PROMPT
         try:
-            text = open(prompt_file, encoding="utf-8").read()
+            with open(prompt_file, encoding="utf-8") as f:
+                text = f.read()
         except OSError as e:
             raise InputError(f"--rm judge:{target}: prompt_file {prompt_file}: {e.strerror or e}") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"--rm judge:{target}: prompt_file {prompt_file}: not valid UTF-8 (byte "
+                             f"0x{e.object[e.start]:02x} at offset {e.start}); save it as UTF-8") from None
         need = ("{prompt}", "{response_a}", "{response_b}") if mode == "pairwise" else ("{prompt}", "{response}")
         missing = [k for k in need if k not in text]
         if missing:

@@ -13,6 +13,8 @@ import importlib.util
 import inspect
 import json
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -104,8 +106,15 @@ class CallableRM(RewardModel):
 
     def score(self, prompts, responses) -> list[float]:
         out = self.func(list(prompts), list(responses))
+        # a dict or a set iterates over its keys or in no set order: "scored" by them, rewards would be keys
+        if isinstance(out, (Mapping, AbstractSet, str, bytes)):
+            raise InputError(f"--rm {self.name}: must return a list of numbers (one per response, in order), "
+                             f"got a {type(out).__name__}")
         try:
             out = [float(x) for x in out]
+        except OverflowError:
+            raise InputError(f"--rm {self.name}: returned an integer too large for a float; rewards must be "
+                             "ordinary numbers") from None
         except (TypeError, ValueError):
             raise InputError(f"--rm {self.name}: must return a list of numbers, got {type(out).__name__}") from None
         if len(out) != len(responses):

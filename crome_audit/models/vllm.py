@@ -102,8 +102,8 @@ class VLLMRewardModel(RewardModel):
             raise self.client.fail("GET", "/v1/models", status, answer)
         models = answer.get("data") if isinstance(answer, dict) else None
         if not isinstance(models, list) or not all(isinstance(m, dict) and "id" in m for m in models):
-            raise self.client.malformed("/v1/models", answer, '{"data": [{"id": ...}]}')
-        ids = [m["id"] for m in models]
+            raise self.client.malformed("/v1/models", answer, '{"data": [{"id": ...}]}', method="GET")
+        ids = [str(m["id"]) for m in models]  # a server may name its model 7: it is addressed as "7"
         if wanted is None:
             if len(ids) != 1:
                 raise InputError(f"--rm {self.name}: the server serves {len(ids)} models ({', '.join(ids)}); "
@@ -112,7 +112,7 @@ class VLLMRewardModel(RewardModel):
         if wanted not in ids:
             raise InputError(f"--rm {self.name}: the server does not serve model '{wanted}' (it serves "
                              f"{', '.join(ids)})")
-        return wanted, next(m for m in models if m["id"] == wanted)
+        return wanted, next(m for m in models if str(m["id"]) == wanted)
 
     def _pick_format(self, wanted: str) -> str:
         order = [wanted] if wanted != "auto" else (["input"] if self.template else ["messages", "input"])

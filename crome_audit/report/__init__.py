@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import OutputError
+
 __all__ = ["render_report"]
 
 
@@ -30,13 +32,17 @@ def render_report(results: list[dict], out_path, title: str | None = None) -> Pa
 
     html = render_html(align(results), title=title)
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "w", encoding="utf-8", errors="replace", newline="\n") as f:
             f.write(html)
         os.replace(tmp, out)
+    except OSError as e:  # read-only folder, a name too long, a full disk
+        raise OutputError(f"{out}: cannot write the report: {e.strerror or e}") from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
     return out

@@ -54,6 +54,8 @@ class DataConfig:
     allow_rewardbench: bool = _f(False, "Allow a data path containing 'reward-bench'/'rewardbench'. Training on "
                                         "the evaluation benchmark invalidates it; only set this on purpose.")
 
+MAX_BATCH = 2**20  # pairs or texts per batch: far above what fits any device's memory
+
 
 @dataclass
 class ModelConfig:
@@ -122,10 +124,11 @@ class FilterConfig:
 class TrainSection:
     learning_rate: float = _f(5e-5, "Peak learning rate (AdamW).", gt=0.0)
     weight_decay: float = _f(0.0, "AdamW weight decay.", min=0.0)
+    # upper bounds: an absurd size (10**20) must fail when the recipe is read, not after three stages ran
     batch_size: int = _f(8, "Pairs per device per micro-step (global batch = batch_size x processes x accum).",
-                          min=1)
-    gradient_accumulation_steps: int = _f(1, "Micro-steps per optimizer step.", min=1)
-    max_steps: int | None = _f(None, "Optimizer steps; overrides num_epochs when set.", min=1)
+                          min=1, max=MAX_BATCH)
+    gradient_accumulation_steps: int = _f(1, "Micro-steps per optimizer step.", min=1, max=MAX_BATCH)
+    max_steps: int | None = _f(None, "Optimizer steps; overrides num_epochs when set.", min=1, max=10**9)
     num_epochs: float = _f(1.0, "Passes over the training set (when max_steps is not set).", gt=0.0)
     warmup_ratio: float = _f(0.0, "Fraction of steps with linear warm-up.", min=0.0, max=1.0)
     lr_scheduler: str = _f("linear", "'linear', 'cosine' or 'constant'.", choices=("linear", "cosine", "constant"))
@@ -145,7 +148,7 @@ class TrainSection:
                                   min=1)
     save_total_limit: int | None = _f(2, "Keep only the newest N checkpoints (>= 1); null keeps every checkpoint.",
                                       min=1, range_hint="use null to keep every checkpoint")
-    eval_batch_size: int = _f(32, "Texts per evaluation batch.", min=1)
+    eval_batch_size: int = _f(32, "Texts per evaluation batch.", min=1, max=MAX_BATCH)
     eval_max_pairs: int = _f(256, "At most this many held-out pairs in the periodic eval (the eval stage uses all).",
                               min=1)
     progress: bool = _f(True, "Show a progress bar.")

@@ -46,7 +46,8 @@ REWARDBENCH = ("reward-bench", "rewardbench", "reward_bench")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # "\n" only: an answer may hold U+2028 or U+0085, which str.splitlines would split on
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def public_generator_config(gen: dict | None) -> dict | None:

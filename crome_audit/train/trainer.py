@@ -93,13 +93,34 @@ _SHARDED = re.compile(r"(pytorch_model_fsdp_[0-9]+|optimizer_[0-9]+|pytorch_mode
 
 def check_checkpoint_folder(folder: Path, sharded: bool = False) -> None:
     """Refuse a checkpoint folder that holds anything but the plain state we write (no pickle ever runs)."""
-    bad = sorted(p.name for p in folder.iterdir()
-                 if not (p.is_file() and _PLAIN_FILES.fullmatch(p.name))
-                 and not (sharded and _SHARDED.fullmatch(p.name)))
+    # a symlink is refused even under a plain name: it could point anywhere (a pickle, /dev/zero)
+    bad = sorted(p.name + (" (a symlink)" if p.is_symlink() else "") for p in folder.iterdir()
+                 if p.is_symlink() or (not (p.is_file() and _PLAIN_FILES.fullmatch(p.name))
+                                       and not (sharded and _SHARDED.fullmatch(p.name))))
     if bad:
         raise InputError(f"{folder}: checkpoint refused: unexpected {', '.join(bad[:3])}"
                          f"{' ...' if len(bad) > 3 else ''} (only tensors and JSON are loaded; a .pkl is never "
                          f"unpickled); delete {folder.parent} to start over")
+    for weights in sorted(folder.glob("*.safetensors")):  # a truncated file: name it, before accelerate fails
+        check_safetensors(weights, f"delete {folder.parent} to start over")
+
+
+def check_safetensors(path: Path, hint: str) -> None:
+    """Refuse a safetensors file whose header or size is wrong (truncated, not safetensors at all)."""
+    try:
+        raw = path.open("rb").read(8)
+        header_len = int.from_bytes(raw, "little") if len(raw) == 8 else -1
+        size = path.stat().st_size
+        if header_len < 2 or 8 + header_len > size:
+            raise ValueError("header longer than the file")
+        with path.open("rb") as f:
+            f.seek(8)
+            header = json.loads(f.read(header_len))
+        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+        if 8 + header_len + max(ends, default=0) != size:
+            raise ValueError(f"{size:,} bytes, the header describes {8 + header_len + max(ends, default=0):,}")
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+        raise InputError(f"{path}: corrupt safetensors file ({e}); {hint}") from None
 
 
 def _read_json_state(path: Path, what: str) -> dict:
@@ -293,8 +314,11 @@ class Trainer:
                 raise InputError(f"{latest}: checkpoint was made for {state.get('n_examples')} pairs / "
                                  f"{state.get('total_steps')} steps, this run has {len(examples)} / {total}; "
                                  f"delete {self.ckpt_dir} to start over")
+            step = state.get("step")
+            if isinstance(step, bool) or not isinstance(step, int) or not 0 < step <= total:
+                raise InputError(f"{latest / 'trainer_state.json'}: 'step' must be a whole number in 1..{total}, "
+                                 f"got {step!r}; delete {self.ckpt_dir} to start over")
             self._load_checkpoint(latest, sched)
-            step = int(state["step"])
             resumed, resumed_at = True, step
         else:
             resumed, resumed_at = False, None
