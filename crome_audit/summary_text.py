@@ -56,10 +56,10 @@ def verdict_lines(summary: dict) -> list[str]:
                 continue
             v = a.get("effect") if kind == "spurious" else a.get("value")
             ci = a.get("effect_ci") if kind == "spurious" else a.get("ci")
-            eff = f"{_num(v, '+.3f')}{_ci(ci, '+.3f')}"
+            eff = f"{_num(v, '+.3f')}{_ci(ci, '+.3f')}" if v is not None else "— (no reliable unit D)"
             tail = f"  needs ~{a['n_needed']} prompts" if a.get("verdict") == "inconclusive" and a.get("n_needed") else ""
-            out.append(f"  {name:<22}{str(a.get('verdict', '—')):<14}{eff:<30}{_num(a.get('p_value'), '>8.2g')}"
-                       f"{_num(a.get('mde'), '>8.3f')}{tail}")
+            out.append(f"  {name:<22}{str(a.get('verdict', '—')):<14}{eff:<30}{_num(a.get('p_value'), '.2g'):>8}"
+                       f"{_num(a.get('mde'), '.3f'):>8}{tail}")
     return out
 
 
