@@ -220,8 +220,9 @@ def verdict_sentences(cmp: Comparison) -> list[dict]:
             out.append(_s("flag", f"{r.label} is flagged degenerate: its numbers do not measure robustness; it is "
                                   "never starred and left out of the comparisons", "; ".join(r.degenerate)))
     rated = cmp.rated_runs
-    for r in rated:
-        out += attribute_verdicts(r)
+    for r in cmp.probe_runs:  # every RM's own verdicts, flagged ones too (the terminal prints them as well)
+        if not r.is_reference:
+            out += attribute_verdicts(r)
     attrs = {"spurious": [], "causal": []}
     for n in cmp.shared_probes:
         m = cmp.probe_meta[n]
