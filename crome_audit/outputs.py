@@ -22,6 +22,7 @@ process dies, so a killed run's lock is free at once) so two runs cannot write o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -140,6 +141,20 @@ class _FolderLock:
                 pass
             os.close(self.fd)
             self.fd = None
+
+
+@contextlib.contextmanager
+def folder_lock(out, option: str = "--out"):
+    """Hold the exclusive lock on OUT (the one an output set takes) while writing a folder that is not an output
+    set (``train``'s model folder): a second process writing the same folder is refused with one line."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = _FolderLock(out, option)
+    lock.acquire()
+    try:
+        yield out
+    finally:
+        lock.release()
 
 
 def check_output_file(path, option: str = "-o/--out") -> Path:

@@ -90,7 +90,7 @@ def test_wildguardmix_columns_and_unlabelled_rows(tmp_path):
     assert [(x["prompt_id"], x["label"]) for x in rows] == [("0", "benign"), ("2", "harmful")]
 
 
-def test_bad_generator_exit_2_and_unreachable_exit_3(tmp_path):
+def test_bad_generator_and_unreachable_server_exit_2(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps([{"text": "hi", "label": "unharmful", "prompt_id": "a"}]))
     out = tmp_path / "c.jsonl"
@@ -101,5 +101,5 @@ def test_bad_generator_exit_2_and_unreachable_exit_3(tmp_path):
         assert r.exit_code == 2 and msg in r.output, r.output
     r = _run("--prompts", str(path), "--out", str(out), "-n", "1",
              "--generator", f"openai:http://127.0.0.1:{free_port()}/v1#m?max_retries=1&backoff=0.01")
-    assert r.exit_code == 3 and "cannot reach" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "cannot reach" in r.output and "Traceback" not in r.output
     assert not out.exists()

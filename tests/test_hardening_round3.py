@@ -597,3 +597,16 @@ def test_untrustworthy_baseline_is_exit_2(a_run, tmp_path, edit, expect):
     edit(doc)
     baseline.write_text(json.dumps(doc), encoding="utf-8")
     one_line_error(cli("gate", a_run, "--baseline", baseline), "baseline.json", expect)
+
+
+def test_train_refuses_a_folder_another_process_is_writing(tmp_path):
+    """`train` holds OUT's lock for every stage (as run/bench do for their output sets): while another process
+    holds it, a second train into the same folder is one line, exit 2, and writes nothing there."""
+    from crome_audit.outputs import folder_lock
+
+    out = tmp_path / "rm"
+    with folder_lock(out):
+        r = cli("train", "--config", "tiny-bt", "--out", out, "--set", "train.max_steps=1")
+    assert r.exit_code == 2, r.output
+    assert "another crome-audit process" in r.output and "Traceback" not in r.output
+    assert not (out / "crome_training.json").exists()

@@ -28,7 +28,11 @@ ROLES = ("system", "user", "assistant")
 
 
 class GenerationError(CromeError):
-    """Generation failed after retries (server down, timeouts, garbage replies). Exit code 3."""
+    """Generation failed after retries (server down, timeouts, garbage replies). Exit code 2: the server the
+    user named did not answer in time or sensibly, which is no internal error (issue 23: a dripping judge is
+    one line and exit 2)."""
+
+    exit_code = 2
 
 
 @dataclass

@@ -200,7 +200,12 @@ class Pipeline:
         self.state.wait_for_everyone()  # every process decides before the main one writes anything
         if done:
             return {**self.manifest(stage), "skipped": True}
-        return getattr(self, f"_stage_{stage}")()
+        if not self.state.is_main_process:  # the main process holds OUT's lock for all ranks
+            return getattr(self, f"_stage_{stage}")()
+        from ..outputs import folder_lock
+
+        with folder_lock(self.out):  # two `train` runs into one folder: the second is refused, one line
+            return getattr(self, f"_stage_{stage}")()
 
     def _stage_rubrics(self):
         started = time.time()
