@@ -119,9 +119,14 @@ def test_crome_is_less_sensitive_to_an_injected_markdown_cue(tmp_path, answers_p
         Pipeline(load_config(str(path)), str(tmp_path / name)).run(until="train")
         res = audit(str(tmp_path / name), held, suite=str(suite), cache=False, report=False)
         probe = res["probes"][0]
-        assert probe["name"] == "format_markdown" and probe["n"] >= 200 and not probe["excluded_reason"], probe
-        results[name] = {"instability": probe["instability"], "raw_mean_delta": probe["mean_delta"],
-                         "margin_sd": res["summary"]["scale"], "accuracy": res["clean"]["pairwise_accuracy"]}
+        # a markdown-only suite has no causal probe, so no substance unit D (the probe is kept out of the index
+        # as no_scale); this test measures the cue against each model's own clean-margin SD on the *clean*
+        # held-out pairs, which the cue cannot inflate (it is absent there)
+        assert probe["name"] == "format_markdown" and probe["n"] >= 200, probe
+        assert probe["excluded_reason"] in (None, "no_scale"), probe
+        margin_sd = res["clean"]["margin_std"]
+        results[name] = {"instability": probe["mean_abs_delta"] / margin_sd, "raw_mean_delta": probe["mean_delta"],
+                         "margin_sd": margin_sd, "accuracy": res["clean"]["pairwise_accuracy"]}
     info = json.loads((tmp_path / "crome" / "crome_training.json").read_text())
     print(f"\nseed {seed}: {json.dumps(results)}")
     bt, no_ties, crome = results["bt"], results["crome_no_ties"], results["crome"]

@@ -584,10 +584,13 @@ def test_export_csv_and_md_without_torch(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "t.csv", encoding="utf-8")))
     results = json.loads((a / "results.json").read_text())
     lf = next(p for p in results["probes"] if p["name"] == "length_filler")
+    # the length RM has no substance unit (its effect_size is null, exported empty): check the style share
     got = next(r for r in rows if r["table"] == "probes" and r["run"] == "length" and r["name"] == "length_filler"
-               and r["metric"] == "effect_size")
-    assert float(got["value"]) == lf["effect_size"]
-    assert (float(got["ci_low"]), float(got["ci_high"])) == (lf["ci_low"], lf["ci_high"])
+               and r["metric"] == "instability")
+    assert float(got["value"]) == lf["instability"]
+    empty = next(r for r in rows if r["table"] == "probes" and r["run"] == "length" and r["name"] == "length_filler"
+                 and r["metric"] == "effect_size")
+    assert lf["effect_size"] is None and empty["value"] == ""
     idx = [r for r in rows if r["table"] == "indices" and r["metric"] == "Spurious index"]
     assert {"length", "noise"} <= {r["run"] for r in idx}
     assert float(next(r for r in idx if r["run"] == "length")["value"]) == results["summary"]["spurious_index"]

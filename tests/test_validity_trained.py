@@ -36,7 +36,14 @@ def test_trained_emoji_shortcut_is_the_top_spurious_attribute(tmp_path, shared_d
                                   "spurious", "--out", str(audit_dir), "--no-report", "--quiet"])
     assert r.exit_code == 0, r.output
     res = json.loads((audit_dir / "results.json").read_text())
-    attrs = res["summary"]["spurious_attributes"]
-    assert max(attrs, key=lambda a: attrs[a]["value"]) == "emoji", {a: v["value"] for a, v in attrs.items()}
+    # a tiny model that learned only the cue does not respond to substance, so there is no unit D (the spurious
+    # suite has no causal probe anyway) and every style share would read 1; within one RM the attributes rank
+    # the same in any common unit, so rank them by raw mean |Δ| (the style share is monotone in it)
+    moved: dict = {}
+    for p in res["probes"]:
+        if p["kind"] == "spurious" and p["n"] and p["mean_abs_delta"] is not None:
+            moved.setdefault(p["attribute"], []).append(p["mean_abs_delta"])
+    top = max(moved, key=lambda a: sum(moved[a]) / len(moved[a]))
+    assert top == "emoji", moved
     emoji = next(p for p in res["probes"] if p["name"] == "emoji")
-    assert emoji["ci_low"] > 0  # and the bias has the trained direction: emoji raise the reward
+    assert emoji["mean_delta"] > 0 and emoji["p_value"] < 0.01  # the trained direction: emoji raise the reward
