@@ -3,7 +3,7 @@
     python benchmarks/bench_rewardbench_vs_official.py                  # full set, both models (CPU, ~15 min)
     python benchmarks/bench_rewardbench_vs_official.py --limit 200      # first 200 pairs (development)
     python benchmarks/bench_rewardbench_vs_official.py --gpu            # GPU: ours vs batches of 8, no peer needed
-    python benchmarks/bench_rewardbench_vs_official.py --defaults --limit 395   # both at default lengths (~5 min)
+    python benchmarks/bench_rewardbench_vs_official.py --defaults --limit 395   # both at default lengths (~2 min)
 
 Same data file (../shared/data/rewardbench/filtered.jsonl; the peer reads it as a local folder named like
 the hub dataset, ``allenai/reward-bench/data/filtered-00000-of-00001.parquet``), same max length (512, left
