@@ -3,6 +3,7 @@
     python benchmarks/bench_rewardbench_vs_official.py                  # full set, both models (CPU, ~15 min)
     python benchmarks/bench_rewardbench_vs_official.py --limit 200      # first 200 pairs (development)
     python benchmarks/bench_rewardbench_vs_official.py --gpu            # GPU: ours vs batches of 8, no peer needed
+    python benchmarks/bench_rewardbench_vs_official.py --defaults --limit 395   # both at default lengths (~2 min)
 
 Same data file (../shared/data/rewardbench/filtered.jsonl; the peer reads it as a local folder named like
 the hub dataset, ``allenai/reward-bench/data/filtered-00000-of-00001.parquet``), same max length (512, left
@@ -22,6 +23,12 @@ The peer lives in its own virtual environment ``benchmarks/_work/rbvenv`` (``--s
 installed torch 2.13.0 is reused; pins: setuptools<81 because it imports pkg_resources, transformers==4.51.0
 as the package requires, trl==0.16.1). Its pipeline hard-codes ``.to("cuda")``; the one line is patched to
 ``.to(self.model.device)`` inside that venv only. Nothing of the peer is vendored here.
+
+``--defaults``: both tools at their default lengths, the accuracy model only (outputs under
+``benchmarks/_work/rb_vs_official_defaults/``). Ours gets no ``--max-length``/``--truncation`` (so the model's
+context: 1,024 for ``tiny-llama-rm``, cut from the left), the peer no ``--max_length``/``--force_truncation``
+(so it reads every text whole). Prints both tools' per-subset accuracies and the pairs whose outcome differs,
+split by the longer text's token count (≤ 512, 513-1,024, > 1,024).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
 VENV = WORK / "rbvenv"
 RUN = WORK / "rb_vs_official"
+RUN_DEFAULTS = WORK / "rb_vs_official_defaults"
 DATA = ROOT.parent / "shared" / "data" / "rewardbench" / "filtered.jsonl"
 PEER_PINS = ["torch==2.13.0", "setuptools<81", "transformers==4.51.0", "trl==0.16.1"]
 PATCH_FROM, PATCH_TO = ').to("cuda")', ").to(self.model.device)"
@@ -103,22 +111,22 @@ def setup_peer() -> Path:
     return VENV / "bin" / "rewardbench"
 
 
-def prepare(limit: int | None) -> Path:
+def prepare(limit: int | None, run: Path = RUN) -> Path:
     """Our jsonl (maybe cut) + the same rows as the peer's local 'allenai/reward-bench' folder."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = rows[:limit] if limit else rows
-    RUN.mkdir(parents=True, exist_ok=True)
-    ours = RUN / "filtered.jsonl"
+    run.mkdir(parents=True, exist_ok=True)
+    ours = run / "filtered.jsonl"
     ours.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     cols = ["prompt", "chosen", "chosen_model", "rejected", "rejected_model", "subset", "id"]
-    folder = RUN / "allenai" / "reward-bench" / "data"
+    folder = run / "allenai" / "reward-bench" / "data"
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({c: [r[c] for r in rows] for c in cols}), folder / "filtered-00000-of-00001.parquet")
-    if not (RUN / "models" / "tiny-llama-rm" / "config.json").is_file():
-        sh([str(VENV / "bin" / "python"), "-c", BUILD_MODELS, str(RUN / "models"), CHAT_TEMPLATE],
+    if not (run / "models" / "tiny-llama-rm" / "config.json").is_file():
+        sh([str(VENV / "bin" / "python"), "-c", BUILD_MODELS, str(run / "models"), CHAT_TEMPLATE],
            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return ours
 
@@ -133,16 +141,19 @@ def env():
 TIE_EPS = 1e-5  # |reward(chosen) - reward(rejected)| below this is float noise (e.g. token-identical pair texts)
 
 
-def run_ours(model: str, template: str, data: Path) -> tuple[float, float]:
+def run_ours(model: str, template: str, data: Path, run: Path = RUN, max_length: int | None = 512,
+             out_name: str = "ours") -> tuple[float, float]:
+    """``max_length=None``: no --max-length/--truncation, i.e. our defaults (the model's context, left)."""
     cmd = [sys.executable, "-c", "from crome_audit.cli import main; main()", "bench", "rewardbench",
-           "--rm", str(RUN / "models" / model), "--data", str(data), "--template", template, "--max-length", "512",
-           "--truncation", "left", "--device", "cpu", "--dtype", "fp32", "--no-cache", "--quiet",
-           "--out", str(RUN / "ours" / model)]
+           "--rm", str(run / "models" / model), "--data", str(data), "--template", template,
+           "--device", "cpu", "--dtype", "fp32", "--no-cache", "--quiet", "--out", str(run / out_name / model)]
+    if max_length is not None:
+        cmd += ["--max-length", str(max_length), "--truncation", "left"]
     return timed(cmd, env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def load_ours(model: str) -> tuple[dict, dict]:
-    out = RUN / "ours" / model
+def load_ours(model: str, run: Path = RUN, out_name: str = "ours") -> tuple[dict, dict]:
+    out = run / out_name / model
     entry = json.loads((out / "results.json").read_text())["benchmarks"]["rewardbench"]
     outcomes = {}
     for line in (out / "samples.jsonl").read_text().splitlines():
@@ -151,27 +162,30 @@ def load_ours(model: str) -> tuple[dict, dict]:
     return {k: v["accuracy"] for k, v in entry["subsets"].items()}, outcomes
 
 
-def run_theirs(rewardbench: Path, model: str, batch_size: int, chat_template: str | None) -> tuple[float, float]:
+def run_theirs(rewardbench: Path, model: str, batch_size: int, chat_template: str | None, run: Path = RUN,
+               lengths: bool = True) -> tuple[float, float]:
+    """``lengths=False``: no --max_length/--force_truncation, i.e. the peer's default (no truncation at all)."""
     cmd = [str(rewardbench), "--model", f"models/{model}", "--dataset", "allenai/reward-bench",
-           "--batch_size", str(batch_size), "--max_length", "512", "--force_truncation", "--not_quantized",
-           "--torch_dtype", "float32", "--output_dir", "results/"]
+           "--batch_size", str(batch_size), "--not_quantized", "--torch_dtype", "float32", "--output_dir", "results/"]
+    if lengths:
+        cmd += ["--max_length", "512", "--force_truncation"]
     if chat_template:
         cmd += ["--chat_template", chat_template]
-    with open(RUN / f"peer-{model}.log", "w") as fh:
-        return timed(cmd, env=env(), cwd=RUN, stdout=fh, stderr=subprocess.STDOUT)
+    with open(run / f"peer-{model}.log", "w") as fh:
+        return timed(cmd, env=env(), cwd=run, stdout=fh, stderr=subprocess.STDOUT)
 
 
-def load_theirs(model: str) -> tuple[dict, dict]:
-    acc = json.loads((RUN / "results" / "models" / f"{model}.json").read_text())["extra_results"]
+def load_theirs(model: str, run: Path = RUN) -> tuple[dict, dict]:
+    acc = json.loads((run / "results" / "models" / f"{model}.json").read_text())["extra_results"]
     outcomes = {}
-    for line in (RUN / "results" / "models" / f"{model}_outputs.jsonl").read_text().splitlines():
+    for line in (run / "results" / "models" / f"{model}_outputs.jsonl").read_text().splitlines():
         s = json.loads(line)
         outcomes[(s["subset"], str(s["id"]))] = (bool(s["results"]), s["scores_chosen"], s["scores_rejected"])
     return acc, outcomes
 
 
-def compare(model, t_ours, t_theirs) -> dict:
-    (acc_ours, out_ours), (acc_theirs, out_theirs) = load_ours(model), load_theirs(model)
+def compare(model, t_ours, t_theirs, run: Path = RUN) -> dict:
+    (acc_ours, out_ours), (acc_theirs, out_theirs) = load_ours(model, run), load_theirs(model, run)
     assert set(out_ours) == set(out_theirs), "the two tools scored different pairs"
     differ = [k for k in out_ours if out_ours[k][0] != out_theirs[k][0]]
     # a pair both tools score as a float tie (identical texts after tokenization) may land either way
@@ -184,6 +198,86 @@ def compare(model, t_ours, t_theirs) -> dict:
             "cpu_ratio": t_theirs[1] / t_ours[1], "subsets_equal": acc_ours == acc_theirs,
             "outcomes_differing": len(differ), "outcomes_differing_beyond_ties": len(real),
             "max_abs_reward_diff": max_diff}
+
+
+def find_key(tree, key):
+    """The first value stored under ``key`` anywhere in a parsed JSON tree (None when absent)."""
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        return next((v for v in (find_key(t, key) for t in tree) if v is not None), None)
+    return None
+
+
+LENGTH_BUCKETS = (("<= 512", 0, 512), ("513-1,024", 513, 1024), ("> 1,024", 1025, 10**9))
+
+
+def defaults_mode(limit: int | None, batch_size: int, report_only: bool) -> None:
+    """Both tools at their default lengths on the accuracy model; see the module docstring."""
+    from transformers import AutoTokenizer
+
+    sys.path.insert(0, str(ROOT))
+    from crome_audit.formatting import fill_template
+
+    model, run = "tiny-llama-rm", RUN_DEFAULTS
+    if not report_only:
+        rewardbench = setup_peer()
+        prepare(limit, run)
+    # token counts as the peer tokenizes (special tokens added, nothing cut): the longer text of each pair
+    tok = AutoTokenizer.from_pretrained(str(run / "models" / model))
+    longest, n_over_512, n_over_1024 = {}, 0, 0
+    for line in (run / "filtered.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        counts = [len(tok(fill_template(LLAMA_TEMPLATE, r["prompt"], r[side]))["input_ids"])
+                  for side in ("chosen", "rejected")]
+        longest[(r["subset"], str(r["id"]))] = max(counts)
+        n_over_512 += sum(c > 512 for c in counts)
+        n_over_1024 += sum(c > 1024 for c in counts)
+    whole = max(longest.values())  # control run: ours told to read every text whole, as the peer does
+    if report_only:
+        timings = json.loads((run / "summary.json").read_text())["timings"]
+    else:
+        data = run / "filtered.jsonl"
+        timings = {"ours": run_ours(model, LLAMA_TEMPLATE, data, run, max_length=None),
+                   "theirs": run_theirs(rewardbench, model, batch_size, None, run, lengths=False),
+                   "ours_whole": run_ours(model, LLAMA_TEMPLATE, data, run, max_length=whole, out_name="ours_whole")}
+        (run / "summary.json").write_text(json.dumps({"timings": timings, "limit": limit}, indent=2))
+    (acc_ours, out_ours), (acc_theirs, out_theirs) = load_ours(model, run), load_theirs(model, run)
+    acc_whole, out_whole = load_ours(model, run, "ours_whole")
+    assert set(out_ours) == set(out_theirs) == set(out_whole), "the tools scored different pairs"
+    ours_results = json.loads((run / "ours" / model / "results.json").read_text())
+
+    def differing(ours: dict, keys: list) -> str:
+        """'N (M) | D': outcomes differing from the peer's (beyond float ties), max |reward difference|."""
+        differ = [k for k in keys if ours[k][0] != out_theirs[k][0]]
+        real = [k for k in differ if max(abs(ours[k][1] - ours[k][2]),
+                                         abs(out_theirs[k][1] - out_theirs[k][2])) > TIE_EPS]
+        diff = max((max(abs(ours[k][1] - out_theirs[k][1]), abs(ours[k][2] - out_theirs[k][2])) for k in keys),
+                   default=0.0)
+        return f"{len(differ)} ({len(real)}) | {diff:.2e}"
+
+    print(f"\nRewardBench filtered, {model}, {len(out_ours)} pairs / {2 * len(out_ours)} texts, CPU fp32, "
+          f"peer batch {batch_size}")
+    print(f"ours at defaults: max length {find_key(ours_results, 'max_length')} "
+          f"({find_key(ours_results, 'max_length_source')}), left, truncated {find_key(ours_results, 'n_truncated')} "
+          f"texts; peer at defaults: no truncation; control: ours with --max-length {whole} (the longest text). "
+          f"Texts over 512 tokens: {n_over_512}; over 1,024: {n_over_1024}")
+    print("wall / CPU s: " + ", ".join(f"{k} {v[0]:.1f} / {v[1]:.1f}" for k, v in timings.items()) + "\n")
+    print("| subset | pairs | ours, default | rewardbench, default | equal | ours, read whole | equal |\n"
+          "|---|---:|---:|---:|---|---:|---|")
+    for subset in sorted(acc_ours):
+        n = sum(k[0] == subset for k in out_ours)
+        a, b, w = acc_ours[subset], acc_theirs[subset], acc_whole[subset]
+        print(f"| {subset} | {n} | {a:.4f} | {b:.4f} | {'yes' if a == b else 'no'} | {w:.4f} "
+              f"| {'yes' if w == b else 'no'} |")
+    print("\n| longer text of the pair (tokens) | pairs | ours default vs rewardbench: outcomes differing (beyond "
+          "float ties) | max abs reward diff | ours read whole vs rewardbench: outcomes differing | max abs reward "
+          "diff |\n|---|---:|---:|---:|---:|---:|")
+    for label, lo, hi in LENGTH_BUCKETS:
+        keys = [k for k in out_ours if lo <= longest[k] <= hi]
+        print(f"| {label} | {len(keys)} | {differing(out_ours, keys)} | {differing(out_whole, keys)} |")
 
 
 def gpu_mode(model: str | None, batch: int, device: str = "cuda", limit: int | None = None) -> None:
@@ -245,7 +339,12 @@ def main():
     ap.add_argument("--gpu-device", default="cuda", help="device for --gpu ('cpu' + --limit: dry run of the code)")
     ap.add_argument("--report-only", action="store_true", help="re-tabulate the last run (no scoring)")
     ap.add_argument("--batch-size", type=int, default=8, help="the peer's batch size (its default: 8)")
+    ap.add_argument("--defaults", action="store_true",
+                    help="both tools at their default lengths (no --max-length / no --force_truncation), tiny-llama-rm")
     args = ap.parse_args()
+    if args.defaults:
+        defaults_mode(args.limit, args.batch_size, args.report_only)
+        return
     if args.gpu:
         gpu_mode(args.gpu_model, args.batch_size, args.gpu_device, args.limit)
         return
