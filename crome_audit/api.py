@@ -284,7 +284,8 @@ def audit_data(data, *, split: str | None = None, limit: int | None = None, skip
     feature a direction-free AUC with a prompt-clustered CI, and a shallow classifier's cross-validated AUC.
 
     ``data``: a file, folder or hub id the loaders accept, or a list of pair dicts (e.g. the trainer's
-    synthetic records); with ``out`` the result is written to ``OUT/data_audit.json`` (atomically)."""
+    synthetic records); with ``out`` the result is written to ``OUT/data_audit.json`` and its HTML page
+    ``OUT/report.html`` (one atomic output set)."""
     from .data import load_pairs
     from .data_audit import N_BOOT, audit_pairs
 
@@ -303,10 +304,12 @@ def audit_data(data, *, split: str | None = None, limit: int | None = None, skip
     result = json.loads(json.dumps(_clean(result), ensure_ascii=False, allow_nan=False))
     if out is not None:
         from .outputs import OutputSet
+        from .report.data_audit_page import render_data_audit
         from .results import write_json_atomic
 
-        with OutputSet(Path(out), ("data_audit.json",)) as staging:
+        with OutputSet(Path(out), ("data_audit.json", "report.html")) as staging:
             write_json_atomic(staging / "data_audit.json", result)
+            (staging / "report.html").write_text(render_data_audit(result), encoding="utf-8")
     return result
 
 

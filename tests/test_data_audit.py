@@ -84,6 +84,8 @@ def test_cli_writes_data_audit_json(shared_data, tmp_path):
     for f in doc["features"].values():
         assert set(f) >= {"auc", "auc_ci", "chosen_more", "chosen_less"}
     assert doc == audit_data(str(shared_data / UF), skip_invalid=True, limit=300, n_boot=200)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Shallow classifier" in page and "md_numbered" in page
 
 
 @pytest.mark.parametrize("content, message", [
@@ -100,3 +102,19 @@ def test_cli_bad_input_is_one_line_exit_2_nothing_written(tmp_path, content, mes
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("crome-audit: error:") and message in lines[0], res.output
     assert not out.exists()
+
+
+def test_html_page_marks_the_planted_shortcut_and_escapes_names(uf, tmp_path):
+    """The page `crome-audit data` writes (OUT/report.html): the planted bullet layout is marked as a shortcut
+    (its CI lies above 0.55) and the coin-flip features are not; family names are escaped."""
+    from crome_audit.report.data_audit_page import render_data_audit
+
+    rng = random.Random(0)
+    planted = [{**p, "chosen": _bulleted(p["chosen"]), "family": "<b>x</b>"} if rng.random() < 0.8 else p
+               for p in uf]
+    page = render_data_audit({"data": {"path": "uf"}, **audit_pairs(planted, n_boot=200)})
+    row = next(r for r in page.split("<tr>") if r.startswith("<td>md_bullets"))
+    assert 'class="flag">shortcut' in row
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+    flip = render_data_audit({"data": {"path": "uf"}, **audit_pairs(_coin_flip(uf, 1), seed=1, n_boot=200)})
+    assert 'class="flag">shortcut' not in flip

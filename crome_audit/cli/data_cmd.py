@@ -5,7 +5,7 @@
 
 Prints a table (per surface feature: share of pairs whose chosen side has more / less of it, direction-free AUC
 with a prompt-clustered 95% CI; then the shallow classifier's cross-validated AUC and top features) and writes
-``OUT/data_audit.json`` atomically. See docs/data-audit.md.
+``OUT/data_audit.json`` and its HTML page ``OUT/report.html`` atomically. See docs/data-audit.md.
 """
 
 from __future__ import annotations
@@ -34,4 +34,4 @@ def data(data_path, out_dir, split, limit, skip_invalid, seed, n_boot):
     result = audit_data(data_path, split=split, limit=limit, skip_invalid=skip_invalid, seed=seed, n_boot=n_boot,
                         out=out_dir)
     click.echo(format_table(result, title=f"data audit of {result['data'].get('path', data_path)}"))
-    click.echo(f"written: {out_dir}/data_audit.json")
+    click.echo(f"written: {out_dir}/data_audit.json, {out_dir}/report.html")
