@@ -118,8 +118,9 @@ def summary_lines(results: dict) -> list[str]:
                  + (f"; left out of the indices: {', '.join(f'{k} ({v})' for k, v in excluded.items())}" if excluded else ""))
     drop = s.get("substance_drop") or {}
     if isinstance(drop, dict) and drop.get("value") is not None and drop.get("in_margin_sd") is not None:
+        sd = "clean-margin SDs" if (results.get("clean") or {}).get("n_pairs") else "clean-reward SDs"
         lines.append(f"{'unit D':<15}a real degradation lowers the reward by {_num(drop.get('in_margin_sd'), '.2f')} "
-                     "clean-margin SDs" + ("" if drop.get("reliable") else " (CI reaches 0: no reliable unit)"))
+                     f"{sd}" + ("" if drop.get("reliable") else " (CI reaches 0: no reliable unit)"))
     if s.get("spurious_index_note"):
         lines.append(f"note: {s['spurious_index_note']}")
     deg = s.get("degenerate") or {}

@@ -14,8 +14,10 @@ replicates and the 95 % percentile CI:
   is above 0 and the value exceeds the floor; **inverted** when the CI is below 0 and the value is below
   −floor (the RM prefers the degraded answer); otherwise **inconclusive**.
 
-The minimum detectable effect at 80 % power (two-sided 5 %) is ``MDE = (1.96 + 0.84) · SE``; an inconclusive
-attribute reports ``n_needed``, the prompts at which MDE would reach the floor (SE shrinks as 1/√n). The
+The minimum detectable effect at 80 % power (two-sided 5 %) is ``MDE = (1.96 + 0.84) · SE``. An inconclusive
+attribute reports ``n_needed``: the prompts at which its CI (±1.96 SE, SE shrinking as 1/√n) would settle the
+verdict if the estimate stayed where it is, i.e. clear 0 when |effect| is above the floor, fit inside ± the
+floor when it is below; none when the estimate sits on the floor. The
 two-sided bootstrap p-value of "no effect" is ``2 · min(P*(≤ 0), P*(≥ 0))`` (at least 1/n_boot); the audit
 Holm-adjusts it across the attributes of one kind. No torch.
 """
@@ -57,11 +59,15 @@ def _power(value, boot, n_clusters: int, floor: float) -> dict:
 
 
 def _n_needed(out: dict) -> int | None:
-    if out["mde"] is None or not out["n_clusters"]:
+    """Prompts at which the 95 % CI (±1.96 SE, SE ∝ 1/√n) would settle the verdict if the estimate stayed where
+    it is: clear of 0 when |value| exceeds the floor, inside ± the floor when it is below (None at the floor)."""
+    v, se, n, floor = out["value"], out["se"], out["n_clusters"], out["floor"]
+    if v is None or se is None or not n or not math.isfinite(v):
         return None
-    if out["mde"] <= out["floor"]:
-        return out["n_clusters"]
-    return int(math.ceil(out["n_clusters"] * (out["mde"] / out["floor"]) ** 2))
+    room = abs(v) if abs(v) > floor else floor - abs(v)
+    if room <= 1e-12:
+        return None
+    return max(n + 1, int(math.ceil(n * (1.959964 * se / room) ** 2)))
 
 
 def spurious_verdict(effect, boot, n_clusters: int, floor: float = SPURIOUS_FLOOR) -> dict:
