@@ -12,11 +12,13 @@ Cues (``CUES``; ``apply_cue`` is also what benchmarks/measure_planted_cue.py pla
   ``formatting`` attribute, which the Crome ties cover: ``train.style.flatten_markdown`` ties any markdown
   answer (so a bulleted chosen answer) to the same answer as prose, and ``train.style.numbered_list`` ties prose
   to a list layout. It applies to prose answers only (no markdown yet, no code, >= 2 sentences).
-- ``signoff``: a fixed closing line, "Hope this helps!", on a new line. No ``train.style.*`` family writes
+- ``signoff``: a fixed closing line, "Hope this helps.", on a new line. No ``train.style.*`` family writes
   this string or any sign-off: padding inserts summary sentences after an *inner* sentence (never last),
   flattery closes are praise of the user, the other families restyle layout, tone, emoji or whitespace. Nor
   does a probe of the default audit share its mechanics (length_filler appends three filler sentences after a
-  blank line; sycophancy probes praise or agree). A unicode bullet lead was rejected: one symbol put at the
+  blank line; sycophancy probes praise or agree). It ends with a period, not "!": the punctuation probe swaps
+  periods for "!" (and the data audit counts exclamations), so "Hope this helps!" would share that channel
+  (measured: the data audit's exclamations AUC 0.73 at rate 0.6). A unicode bullet lead was rejected: one symbol put at the
   start is exactly emoji_lead's mechanics, and a bullet is a list layout, i.e. the tied ``formatting``
   attribute. Applies to any answer that does not already contain "hope this helps".
 
@@ -38,7 +40,7 @@ from crome_audit.data import write_jsonl_atomic
 from crome_audit.probes.text import has_markdown
 from crome_audit.train.interventions import looks_like_code, sentence_spans
 
-SIGNOFF = "Hope this helps!"
+SIGNOFF = "Hope this helps."
 
 
 def _bullets(text: str) -> str | None:

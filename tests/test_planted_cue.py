@@ -40,7 +40,7 @@ def test_cue_is_planted_on_the_chosen_side_of_the_asked_share_only(tmp_path, cue
     assert [p["prompt"] for p in planted] == [p["prompt"] for p in clean]
     changed = [i for i, (a, b) in enumerate(zip(clean, planted)) if a["chosen"] != b["chosen"]]
     assert len(changed) == round(0.3 * len(clean))
-    marker = "\n- " if cue == "bullets" else "\nHope this helps!"
+    marker = "\n- " if cue == "bullets" else "\nHope this helps."
     assert all(marker in planted[i]["chosen"] or planted[i]["chosen"].startswith("- ") for i in changed)
     again = tmp_path / "again.jsonl"
     assert script("make_planted_cue.py", UF_EVAL, again, "--cue", cue, "--rate", "0.3", "--seed", "3").returncode == 0
