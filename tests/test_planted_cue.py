@@ -74,6 +74,6 @@ def test_measured_cue_effect_follows_the_rm_the_length_rm_is_raised_by_a_sign_of
     assert done.returncode == 0, done.stderr
     res = json.loads(out.read_text())
     assert res["mean_delta"] > 0 and res["effect"] == pytest.approx(res["mean_delta"] / 2.0)
-    assert res["effect_ci"][0] > 0 and 0 < res["instability"] < 1
+    assert res["effect_ci"][0] > 0 and res["effect_in_reward_sd"] > 0 and 0 < res["instability"] < 1
     assert res["accuracy_cue_on_rejected"] <= res["clean_accuracy_cue_on_rejected_pairs"]
     assert res["accuracy_cue_on_chosen"] >= res["clean_accuracy_cue_on_chosen_pairs"]
