@@ -9,6 +9,11 @@ steps, batch, max length and seeds for all methods; each model audited; a table 
     # the ablations alone, added to a main table measured before (trains the BT filter baseline they need):
     python benchmarks/bench_crome_experiment.py --out runs/exp --steps 150 --max-length 128 --seeds 0 \
         --ablations-only --ablation-names crome-no-style-ties,crome-tie-weight-0.3 --ablations-without-benchmarks
+    # issue 18 part 3: train on UltraFeedback (natural, or with a planted cue: benchmarks/make_planted_cue.py),
+    # audit on its clean held-out pairs, probes only:
+    python benchmarks/bench_crome_experiment.py --out runs/uf --methods bt,crome --seeds 0 --steps 150 \
+        --max-length 128 --no-equal-epochs --no-rewordbench --no-benchmarks \
+        --data ../shared/data/ultrafeedback/train_1000.jsonl --audit-data ../shared/data/ultrafeedback/eval_200.jsonl
     python benchmarks/bench_crome_experiment.py --out /tmp/x --model tiny-random:bert --steps 10 --seeds 0 \\
         --audit-limit 40 --rewardbench-limit 100 --no-rewordbench                            # smoke run (minutes)
 
@@ -17,7 +22,8 @@ Per (method, seed): ``crome-audit train`` with train/minilm-{bt,rrm,crome}.yaml 
 filter baseline is the BT model of the same seed (so every method costs the same training steps). Crome and
 RRM are also trained at **equal epochs over the original pairs** (steps x examples / originals) unless
 ``--no-equal-epochs``. Then ``crome-audit run`` on the default suite (bundled 200 pairs) with the full
-RewardBench (../shared/data/rewardbench/filtered.jsonl, 2,985 pairs) and reWordBench.
+RewardBench (../shared/data/rewardbench/filtered.jsonl, 2,985 pairs) and reWordBench; ``--audit-data FILE``
+audits on FILE instead of the bundled pairs, ``--no-benchmarks`` skips RewardBench and reWordBench.
 
 Metrics per model: held-out accuracy and tie consistency (eval.json), RewardBench overall and sections,
 reWordBench mean drop, spurious and causal index (+ held-out-attribute versions when the audit reports
@@ -79,6 +85,7 @@ def n_examples(model_dir: Path) -> tuple[int, int]:
 
 def audit(model_dir: Path, args, log: Path, with_benchmarks: bool = True) -> dict:
     out = model_dir.parent / f"audit-{model_dir.name}"
+    with_benchmarks = with_benchmarks and not args.no_benchmarks
     benches = (["rewardbench"] + ([] if args.no_rewordbench else ["rewordbench"])) if with_benchmarks else []
     cmd = [sys.executable, "-m", "crome_audit", "run", "--rm", str(model_dir), "--out", str(out), "--quiet",
            "--no-report", "--benchmarks", ",".join(benches),
@@ -89,6 +96,8 @@ def audit(model_dir: Path, args, log: Path, with_benchmarks: bool = True) -> dic
             cmd += ["--bench-option", f"{b}.limit={args.rewardbench_limit}"]
     if args.rewordbench_per_subset and "rewordbench" in benches:
         cmd += ["--bench-option", f"rewordbench.limit_per_subset={args.rewordbench_per_subset}"]
+    if args.audit_data:
+        cmd += ["--data", args.audit_data]
     if args.audit_limit:
         cmd += ["--limit", str(args.audit_limit)]
     if not (out / "results.json").is_file():
@@ -231,6 +240,11 @@ def main(argv=None):
     ap.add_argument("--rewordbench-per-subset", type=int, default=None,
                     help="reWordBench on K pairs per RewardBench subset (its transformations multiply the cost).")
     ap.add_argument("--no-rewordbench", action="store_true")
+    ap.add_argument("--no-benchmarks", action="store_true",
+                    help="Audit every model on the probe suite only (no RewardBench / reWordBench; ~3 min less each).")
+    ap.add_argument("--audit-data", default=None,
+                    help="Pairs file to audit on instead of the bundled 200 pairs (e.g. the clean held-out pairs "
+                         "of the training distribution, ../shared/data/ultrafeedback/eval_200.jsonl).")
     args = ap.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
