@@ -24,23 +24,12 @@ import pytest
 from click.testing import CliRunner
 
 from crome_audit.cli import main
+from tests.cli_helpers import cli, one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIR = {"prompt": "What is 2+2?", "chosen": "It is 4.", "rejected": "It is 5, I think."}
 
 
-def cli(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
-
-
-def one_line_error(res, *contains, code=2):
-    """Exit ``code`` with exactly one stderr line that names what is wrong."""
-    assert res.exit_code == code, (res.exit_code, res.output)
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("crome-audit: error:"), res.stderr
-    for c in contains:
-        assert c in lines[0], (c, lines[0])
-    return lines[0]
 
 
 def write_jsonl(path: Path, rows) -> Path:
@@ -600,9 +589,7 @@ def test_export_csv_and_md_without_torch(tmp_path):
 
 
 def test_every_command_with_progress_takes_dash_q():
-    from click.testing import CliRunner
 
-    from crome_audit.cli import main
 
     for cmd in ("run", "bench rewardbench", "train", "augment", "demo", "gate"):
         out = CliRunner().invoke(main, [*cmd.split(), "--help"]).output

@@ -15,27 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from crome_audit.cli import main
+from tests.cli_helpers import cli, one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIR = {"prompt": "What is 2+2?", "chosen": "It is 4.", "rejected": "It is 5, I think."}
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
-def cli(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
-
-
-def one_line_error(res, *contains, code=2):
-    """Exit ``code`` with exactly one stderr line that names what is wrong."""
-    assert res.exit_code == code, (res.exit_code, res.output)
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("crome-audit: error:"), res.stderr
-    for c in contains:
-        assert c in lines[0], (c, lines[0])
-    return lines[0]
 
 
 def error_after_progress(res, *contains, code=2):
