@@ -181,7 +181,10 @@ def style_share(mean_abs, drop):
     i, d = np.asarray(mean_abs, dtype=float), np.maximum(np.asarray(drop, dtype=float), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(i + d > 0, i / np.where(i + d > 0, i + d, 1.0), np.nan)
-    return float(out) if out.ndim == 0 and math.isfinite(float(out)) else (None if out.ndim == 0 else out)
+    if out.ndim:
+        return out
+    value = float(out)
+    return value if math.isfinite(value) else None
 
 
 def _substance(rows: list[dict], boots: dict) -> tuple[float | None, np.ndarray | None, list[str]]:
@@ -290,7 +293,8 @@ def _index(rows: list[dict], boots: dict, kind: str, only_heldout: bool = False)
     return value, _ci(np.mean(list(attr_boots.values()), axis=0)), attrs, attr_boots
 
 
-def _attribute_verdicts(rows: list[dict], boots: dict, attrs: dict, kind: str, reliable: bool) -> None:
+def _attribute_verdicts(rows: list[dict], boots: dict, attrs: dict, attr_boots: dict, kind: str,
+                        reliable: bool) -> None:
     """Each attribute's verdict, MDE, n needed and Holm-adjusted p (across the attributes of this kind).
 
     Style: each probe gets its own verdict from its signed effect (an attribute's probes may push opposite
@@ -298,7 +302,7 @@ def _attribute_verdicts(rows: list[dict], boots: dict, attrs: dict, kind: str, r
     attribute is sensitive when any probe is, robust when every probe is, else inconclusive, and reports the
     probe with the largest |effect|; its p is the smallest probe p times the number of probes (Bonferroni
     within the attribute) before Holm across attributes. Substance: the attribute's 2·detection − 1."""
-    for a in attrs.values():
+    for name, a in attrs.items():
         members = [r for r in rows if r["name"] in a["probes"]]
         if kind == "spurious":
             per = []
@@ -322,8 +326,7 @@ def _attribute_verdicts(rows: list[dict], boots: dict, attrs: dict, kind: str, r
                 v["n_needed"] = max(need) if need else None
             a.update(effect=v["value"], effect_ci=v["ci"] if reliable else None, effect_probe=m["name"])
         else:
-            v = causal_verdict(a["value"], np.mean([2 * boots[m["name"]]["detection"] - 1 for m in members],
-                                                   axis=0), a["n_clusters"])
+            v = causal_verdict(a["value"], attr_boots[name], a["n_clusters"])
         a.update(verdict=v["verdict"], verdict_reason=v["reason"], floor=v["floor"], se=v["se"], mde=v["mde"],
                  n_needed=v["n_needed"], p_value_raw=v["p_value_raw"])
     names = list(attrs)
@@ -396,8 +399,8 @@ def _compute_metrics(kind: str, clusters: np.ndarray, clean: dict, edits: list[P
                "substance_drop": {"value": drop, "ci": drop_ci, "reliable": reliable, "probes": drop_probes,
                                   "in_margin_sd": _div(drop, sigma)}}
     for kind_ in ("spurious", "causal"):
-        v, ci, attrs, _ = _index(rows, boots, kind_)
-        _attribute_verdicts(rows, boots, attrs, kind_, reliable)
+        v, ci, attrs, attr_boots = _index(rows, boots, kind_)
+        _attribute_verdicts(rows, boots, attrs, attr_boots, kind_, reliable)
         summary[f"{kind_}_index"], summary[f"{kind_}_index_ci"] = v, ci
         summary[f"{kind_}_attributes"] = attrs
         summary[f"n_{kind_}"] = len(attrs)
