@@ -31,16 +31,24 @@ VERDICT_GROUPS = (("spurious", "sensitive", "sensitive to"), ("spurious", "incon
                   ("causal", "inconclusive", "inconclusive on"))
 
 
-def verdict_sentence(summary: dict) -> str:
-    """'sensitive to length, formatting; robust to emoji; detects factuality; ...' from the attribute verdicts."""
-    parts = []
+def verdict_groups(summary: dict) -> list[tuple[str, str, str, list[str]]]:
+    """(kind, verdict, words, attribute names) for every verdict some attribute has, in VERDICT_GROUPS order."""
+    out = []
     for kind, verdict, words in VERDICT_GROUPS:
         attrs = summary.get(f"{kind}_attributes")
-        names = [a for a, v in (attrs or {}).items() if isinstance(v, dict) and v.get("verdict") == verdict]
+        attrs = attrs if isinstance(attrs, dict) else {}
+        names = [a for a, v in attrs.items() if isinstance(v, dict) and v.get("verdict") == verdict]
         if names:
-            parts.append(f"{words} {', '.join(names)}" + (" (content)" if kind == "causal" and
-                                                            verdict == "inconclusive" else ""))
-    return "; ".join(parts)
+            out.append((kind, verdict, words, names))
+    return out
+
+
+def verdict_sentence(summary: dict, label=str) -> str:
+    """'sensitive to length, formatting; robust to emoji; detects factuality; ...' from the attribute verdicts
+    (``label`` names an attribute: the report writes them with spaces)."""
+    return "; ".join(f"{words} {', '.join(label(a) for a in names)}"
+                     + (" (content)" if kind == "causal" and verdict == "inconclusive" else "")
+                     for kind, verdict, words, names in verdict_groups(summary))
 
 
 def verdict_lines(summary: dict) -> list[str]:

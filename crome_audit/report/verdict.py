@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from ..summary_text import verdict_groups, verdict_sentence
 from .compare import Comparison, Run, interval, num
 
 TOP_SPURIOUS = 3  # attribute sentences per pair of RMs
@@ -176,39 +177,26 @@ def _single(run: Run, refs: dict) -> list[dict]:
     return [_s("info", f"{run.label}: " + "; ".join(parts))]
 
 
-VERDICT_ORDER = {"spurious": ("sensitive", "inconclusive", "robust"),
-                 "causal": ("inverted", "blind", "inconclusive", "detects")}
-VERDICT_WORDS = {"sensitive": "sensitive to", "robust": "robust to", "inconclusive": "inconclusive on",
-                 "detects": "detects", "blind": "blind to", "inverted": "inverted on"}
-
-
 def attribute_verdicts(run: Run) -> list[dict]:
-    """One sentence per RM: its attributes grouped by verdict (results.json ``summary.*_attributes[a].verdict``),
-    with the effect, its CI and the Holm-adjusted p for sensitive ones and the prompts needed for inconclusive
-    ones."""
-    parts, details = [], []
-    for kind in ("spurious", "causal"):
-        attrs = run.summary.get(f"{kind}_attributes")
-        if not isinstance(attrs, dict):
-            continue
-        for verdict in VERDICT_ORDER[kind]:
-            names = [a for a, rec in attrs.items() if isinstance(rec, dict) and rec.get("verdict") == verdict]
-            if not names:
-                continue
-            parts.append(f"{VERDICT_WORDS[verdict]} {', '.join(_attr_label(a) for a in names)}")
-            for a in names:
-                rec = attrs[a]
-                if verdict == "sensitive" and num(rec.get("effect")) is not None:
-                    p = num(rec.get("p_value"))
-                    probe = f" ({rec['effect_probe']})" if isinstance(rec.get("effect_probe"), str) else ""
-                    details.append(f"{_attr_label(a)}{probe} effect "
-                                   f"{_num(num(rec['effect']), interval(rec.get('effect_ci')), True)}"
-                                   + (f", Holm p {p:.2g}" if p is not None else ""))
-                elif verdict == "inconclusive" and rec.get("n_needed"):
-                    details.append(f"{_attr_label(a)}: about {rec['n_needed']} prompts needed")
-    if not parts:
+    """One sentence per RM: its attributes grouped by verdict, worded as the terminal words them
+    (summary_text.verdict_sentence), with the effect, its CI and the Holm-adjusted p for sensitive ones and the
+    prompts needed for inconclusive ones."""
+    text = verdict_sentence(run.summary, _attr_label)
+    if not text:
         return []
-    return [_s("verdict", f"{run.label}: " + "; ".join(parts), "; ".join(details))]
+    details = []
+    for kind, verdict, _, names in verdict_groups(run.summary):
+        for a in names:
+            rec = run.summary[f"{kind}_attributes"][a]
+            if verdict == "sensitive" and num(rec.get("effect")) is not None:
+                p = num(rec.get("p_value"))
+                probe = f" ({rec['effect_probe']})" if isinstance(rec.get("effect_probe"), str) else ""
+                details.append(f"{_attr_label(a)}{probe} effect "
+                               f"{_num(num(rec['effect']), interval(rec.get('effect_ci')), True)}"
+                               + (f", Holm p {p:.2g}" if p is not None else ""))
+            elif verdict == "inconclusive" and rec.get("n_needed"):
+                details.append(f"{_attr_label(a)}: about {rec['n_needed']} prompts needed")
+    return [_s("verdict", f"{run.label}: {text}", "; ".join(details))]
 
 
 def verdict_sentences(cmp: Comparison) -> list[dict]:
